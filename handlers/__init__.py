@@ -1,0 +1,26 @@
+"""Telegram adapters, one module per feature; `register` is the one place that lists them."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from handlers import access, audit, errors, group, help, invites, members, privacy, settings
+
+# One group for commands, buttons and dialogues: the first handler that matches takes the update,
+# so the fallbacks (registered last) only see what no feature took.
+MAIN = 0
+# Membership changes are watched separately: they never answer anybody.
+MEMBERSHIP = 1
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    access.register(app, MAIN)
+    help.register(app, MAIN)
+    settings.register(app, MAIN)
+    privacy.register(app, MAIN)
+    members.register(app, MAIN)
+    invites.register(app, MAIN)
+    audit.register(app, MAIN)
+    help.register_fallbacks(app, MAIN)
+    group.register(app, MEMBERSHIP)
+    errors.register(app)

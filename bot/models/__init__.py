@@ -1,0 +1,24 @@
+"""SQLModel tables, one module per aggregate. Importing this package registers them all."""
+
+from bot.models.audit import AuditAction, AuditEntry
+from bot.models.members import (
+    AccessRequest,
+    AccessRequestStatus,
+    Admission,
+    Invite,
+    Member,
+    MemberStatus,
+    Role,
+)
+
+__all__ = [
+    "AccessRequest",
+    "AccessRequestStatus",
+    "Admission",
+    "AuditAction",
+    "AuditEntry",
+    "Invite",
+    "Member",
+    "MemberStatus",
+    "Role",
+]

@@ -1,0 +1,234 @@
+"""Scripted users for the fake Bot API: they send commands and text, press buttons, join and leave
+the group, block the bot; the real Application handles each update, and you read what it sent."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import Database
+from bot.sandbox.fake_api import BOT_ID, BOT_USERNAME, FakeBotAPI, SandboxRequest, StoredMessage
+from bot.sandbox.spec import BotApiSpec
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class Replies(list[StoredMessage]):
+    """The messages the bot sent while handling one update."""
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(m.text or m.caption or "" for m in self)
+
+    @property
+    def last(self) -> StoredMessage:
+        if not self:
+            raise AssertionError("the bot sent nothing")
+        return self[-1]
+
+    def to(self, chat_id: int) -> Replies:
+        return Replies(m for m in self if m.chat_id == chat_id)
+
+
+@dataclass
+class SandboxUser:
+    sandbox: Sandbox
+    id: int
+
+    @property
+    def api(self) -> FakeBotAPI:
+        return self.sandbox.api
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return self.api.users[self.id]
+
+    def _from(self) -> dict[str, Any]:
+        return {k: v for k, v in self.json.items()
+                if k in ("id", "is_bot", "first_name", "last_name", "username", "language_code")}
+
+    async def send(self, text: str, chat_id: int | None = None) -> Replies:
+        """A message from this user (a command gets its bot_command entity, as Telegram does)."""
+        chat_id = self.id if chat_id is None else chat_id
+        entities = []
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            entities.append({"type": "bot_command", "offset": 0, "length": _utf16_len(command)})
+        stored = self.api.store_user_message(self.id, chat_id, text)
+        message = self.api.message_json(stored)
+        if entities:
+            message["entities"] = entities
+        return await self.sandbox.process({"message": message})
+
+    async def edit(self, original: StoredMessage, text: str) -> Replies:
+        original.text = text
+        message = self.api.message_json(original)
+        message["edit_date"] = self.api.now_ts()
+        return await self.sandbox.process({"edited_message": message})
+
+    async def press(self, message: StoredMessage, label: str) -> Replies:
+        """Press the inline button whose text contains `label` (or is numbered `label`, from 1)."""
+        buttons = [b for row in message.buttons for b in row]
+        match = next((b for b in buttons if b["text"] == label), None) or next(
+            (b for b in buttons if label.lower() in b["text"].lower()), None
+        )
+        if match is None and label.isdigit() and 0 < int(label) <= len(buttons):
+            match = buttons[int(label) - 1]
+        if match is None or "callback_data" not in match:
+            raise AssertionError(f"no button {label!r} under the message; there are "
+                                 f"{[b['text'] for b in buttons]}")
+        return await self.press_data(message, match["callback_data"])
+
+    async def press_data(self, message: StoredMessage, data: str) -> Replies:
+        """A callback query with any data at all: how a forged button press looks."""
+        query = {
+            "id": self.api.new_callback_id(),
+            "from": self._from(),
+            "chat_instance": str(message.chat_id),
+            "message": self.api.message_json(message),
+            "data": data,
+        }
+        return await self.sandbox.process({"callback_query": query})
+
+    async def inline(self, query: str) -> Replies:
+        inline = {"id": self.api.new_callback_id(), "from": self._from(), "query": query,
+                  "offset": ""}
+        return await self.sandbox.process({"inline_query": inline})
+
+    def _membership(self, chat_id: int, old: str, new: str, user: dict[str, Any]) -> dict[str, Any]:
+        def member(status: str) -> dict[str, Any]:
+            data: dict[str, Any] = {"status": status, "user": user}
+            if status == "kicked":
+                data["until_date"] = 0
+            return data
+
+        return {
+            "chat": self.api.chat_json(chat_id),
+            "from": self._from(),
+            "date": self.api.now_ts(),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+
+    async def join(self, chat_id: int) -> Replies:
+        self.api.chats[chat_id].members[self.id] = "member"
+        return await self.sandbox.process(
+            {"chat_member": self._membership(chat_id, "left", "member", self._from())}
+        )
+
+    async def leave(self, chat_id: int, *, kicked: bool = False) -> Replies:
+        chat = self.api.chats[chat_id]
+        old = chat.members.get(self.id, "member")
+        new = "kicked" if kicked else "left"
+        chat.members[self.id] = new
+        replies = await self.sandbox.process(
+            {"chat_member": self._membership(chat_id, old, new, self._from())}
+        )
+        stored = self.api.store_user_message(self.id, chat_id, "")
+        message = self.api.message_json(stored)
+        message.pop("text", None)
+        message["left_chat_member"] = self._from()
+        replies.extend(await self.sandbox.process({"message": message}))
+        return replies
+
+    async def block(self) -> Replies:
+        self.api.blocked.add(self.id)
+        bot = {k: v for k, v in self.api.bot_user().items()
+               if k in ("id", "is_bot", "first_name", "username")}
+        return await self.sandbox.process(
+            {"my_chat_member": self._membership(self.id, "member", "kicked", bot)}
+        )
+
+    async def unblock(self) -> None:
+        self.api.blocked.discard(self.id)
+
+    def chat(self) -> list[StoredMessage]:
+        """Everything in this user's private chat with the bot, oldest first."""
+        return [m for (chat, _), m in sorted(self.api.messages.items())
+                if chat == self.id and not m.deleted]
+
+
+class Sandbox:
+    """The real Application on the fake Bot API, with scripted users."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        spec: BotApiSpec | None = None,
+        database: Database | None = None,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.api = FakeBotAPI(spec, clock=self.clock.now)
+        self.settings = settings
+        self.app: Application = build_application(  # type: ignore[type-arg]
+            settings, request=SandboxRequest(self.api), clock=self.clock, database=database
+        )
+        self._started = False
+        self.on_error: Callable[[BaseException], None] | None = None
+
+    @property
+    def bot_username(self) -> str:
+        return BOT_USERNAME
+
+    @property
+    def bot_id(self) -> int:
+        return BOT_ID
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        if self.app.post_init is not None:
+            await self.app.post_init(self.app)
+        self._started = True
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        with contextlib.suppress(RuntimeError):
+            await self.app.shutdown()
+        if self.app.post_shutdown is not None:
+            await self.app.post_shutdown(self.app)
+
+    def user(
+        self,
+        user_id: int,
+        first_name: str,
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+    ) -> SandboxUser:
+        if user_id not in self.api.users:
+            self.api.add_user(user_id, first_name, last_name=last_name, username=username,
+                              language_code=language_code)
+        return SandboxUser(self, user_id)
+
+    def group(self, chat_id: int, title: str, members: list[SandboxUser]) -> int:
+        self.api.add_group(chat_id, title, [m.id for m in members])
+        return chat_id
+
+    async def process(self, payload: dict[str, Any]) -> Replies:
+        """Hand one update to the Application and return what the bot sent meanwhile."""
+        before = set(self.api.messages)
+        update = Update.de_json(self.api.new_update(payload), self.app.bot)
+        await self.app.process_update(update)
+        return Replies(
+            m for key, m in sorted(self.api.messages.items())
+            if key not in before and m.from_id == BOT_ID
+        )
+
+    def now(self) -> datetime:
+        return self.clock.now()

@@ -1,0 +1,227 @@
+"""What every handler does first: find out who is asking, in which language, and whether they may.
+
+`command(...)` and `button(...)` wrap a handler: they open one database session (one transaction)
+for the update, resolve the caller (admitting a member of the group chat on first contact), pick the
+language, check the role, and refuse politely when the caller may not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import wraps
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update, User
+from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.context import AppContext
+from bot.i18n import gettext, pick_language
+from bot.models import Admission, Member, Role
+from bot.html_text import parse_html, split_html
+from bot.render import TELEGRAM_TEXT_LIMIT, render
+from bot.services import members, timezones
+
+log = logging.getLogger(__name__)
+
+CallbackContext = ContextTypes.DEFAULT_TYPE
+# getChatMember statuses of people who are in a chat.
+IN_CHAT = ("creator", "administrator", "member", "restricted")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def app_context(context: CallbackContext) -> AppContext:
+    return context.bot_data["app"]  # type: ignore[no-any-return]
+
+
+@dataclass
+class Caller:
+    """The person behind an update, as the bot sees them."""
+
+    user: User
+    member: Member | None
+    locale: str
+    session: AsyncSession
+    app: AppContext
+    chat_type: str
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.member.role) if members.has_access(self.member) else None
+
+    @property
+    def zone(self) -> tzinfo:
+        name = self.member.timezone if self.member else None
+        return timezones.zone(name, self.app.settings.default_timezone)
+
+    @property
+    def now(self) -> datetime:
+        return self.app.clock.now()
+
+    @property
+    def is_private(self) -> bool:
+        return self.chat_type == ChatType.PRIVATE
+
+    def may(self, role: Role | None) -> bool:
+        return role is None or (self.role is not None and self.role.at_least(role))
+
+    def t(self, message: str, **params: object) -> str:
+        return gettext(self.locale, message, **params)
+
+    def render(self, template: str, **context: Any) -> str:
+        return render(template, self.locale, **context)
+
+    def profile(self) -> members.Profile:
+        return profile_of(self.user)
+
+
+def profile_of(user: User) -> members.Profile:
+    return members.Profile(user.id, user.full_name, user.username)
+
+
+async def _in_group_chat(context: CallbackContext, group_id: int, user_id: int) -> bool:
+    try:
+        chat_member = await context.bot.get_chat_member(group_id, user_id)
+    except TelegramError as exc:
+        log.warning("could not check the group membership of a user: %s", exc)
+        return False
+    status = chat_member.status
+    return status in IN_CHAT and getattr(chat_member, "is_member", True) is not False
+
+
+async def resolve(
+    update: Update, context: CallbackContext, session: AsyncSession
+) -> Caller | None:
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or user.is_bot:
+        return None
+    app = app_context(context)
+    member = await members.by_telegram_id(session, user.id)
+    group_id = app.settings.group_chat_id
+    if member is None and group_id is not None:
+        # Someone in the working group's chat is a member: admit on first contact.
+        seen_in_group = chat is not None and chat.id == group_id
+        if seen_in_group or await _in_group_chat(context, group_id, user.id):
+            member = await members.admit(
+                session, profile_of(user), via=Admission.GROUP, now=app.clock.now()
+            )
+    if member is not None and members.has_access(member):
+        await members.refresh_profile(session, member, profile_of(user))
+    locale = pick_language(
+        member.language if members.has_access(member) and member else None,
+        user.language_code,
+        app.settings.default_language,
+    )
+    return Caller(
+        user=user,
+        member=member,
+        locale=locale,
+        session=session,
+        app=app,
+        chat_type=chat.type if chat else ChatType.PRIVATE,
+    )
+
+
+Handler = Callable[[Update, CallbackContext, Caller], Awaitable[Any]]
+
+
+async def reply(
+    update: Update,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> Message | None:
+    """Answer in the chat the update came from, split safely when long."""
+    message = update.effective_message
+    if message is None:
+        return None
+    chunks = split_html(text, TELEGRAM_TEXT_LIMIT)
+    sent: Message | None = None
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        sent = await message.reply_text(
+            chunk,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if last else None,
+            link_preview_options=NO_PREVIEW,
+            do_quote=False,
+        )
+    return sent
+
+
+async def refuse(update: Update, caller: Caller, role: Role | None) -> None:
+    """Say no without telling a stranger anything about the group."""
+    if caller.role is None:
+        text = caller.render("common/not_admitted.html")
+    else:
+        text = caller.render("common/not_allowed.html", role=role.value if role else "")
+    if update.callback_query is not None:
+        await update.callback_query.answer(_plain(text)[:200], show_alert=True)
+    else:
+        await reply(update, text)
+
+
+def _plain(html: str) -> str:
+    return parse_html(html)[0]
+
+
+def command(
+    role: Role | None = Role.MEMBER, *, private_only: bool = True
+) -> Callable[[Handler], Callable[[Update, CallbackContext], Awaitable[Any]]]:
+    """Wrap a command handler: session, caller, role check, private-chat check."""
+
+    def decorate(handler: Handler) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
+        @wraps(handler)
+        async def wrapper(update: Update, context: CallbackContext) -> Any:
+            app = app_context(context)
+            async with app.db.session() as session:
+                caller = await resolve(update, context, session)
+                if caller is None:
+                    return None
+                if not caller.may(role):
+                    await refuse(update, caller, role)
+                    return None
+                if private_only and not caller.is_private:
+                    await reply(update, caller.render("common/private_only.html"))
+                    return None
+                return await handler(update, context, caller)
+
+        return wrapper
+
+    return decorate
+
+
+def button(
+    role: Role | None = Role.MEMBER,
+) -> Callable[[Handler], Callable[[Update, CallbackContext], Awaitable[Any]]]:
+    """Wrap a callback-query handler: the role is checked again on every press."""
+
+    def decorate(handler: Handler) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
+        @wraps(handler)
+        async def wrapper(update: Update, context: CallbackContext) -> Any:
+            app = app_context(context)
+            async with app.db.session() as session:
+                caller = await resolve(update, context, session)
+                if caller is None:
+                    return None
+                if not caller.may(role):
+                    await refuse(update, caller, role)
+                    return None
+                return await handler(update, context, caller)
+
+        return wrapper
+
+    return decorate
+
+
+def args_text(update: Update) -> str:
+    """Everything after the command word, as typed (keeps spaces inside the arguments)."""
+    message = update.effective_message
+    text = message.text if message and message.text else ""
+    parts = text.split(maxsplit=1)
+    return parts[1].strip() if len(parts) > 1 else ""

@@ -1,0 +1,114 @@
+"""Turning failures into words: service error codes for the user, exceptions for the log."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot.html_text import parse_html
+from bot.i18n import _, gettext, pick_language
+from bot.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+# Every reason a service may refuse, in words. Params are escaped before they are filled in.
+MESSAGES: dict[str, str] = {
+    "forbidden": _("You may not do that."),
+    "not_yourself": _("You cannot change your own role or access; ask another moderator."),
+    "configured_admin": _(
+        "This person is an admin by the bot's configuration (ADMIN_IDS); change it there."
+    ),
+    "only_admin_manages_moderators": _("Only an admin can change moderators and admins."),
+    "member_not_found": _(
+        "No member %(reference)s. Use @username or the number shown by /members."
+    ),
+    "bad_country": _(
+        "%(country)s is not a country code. Use two letters (ISO 3166), for example KZ or AF."
+    ),
+    "agency_too_long": _("The agency name is too long (at most %(limit)s characters)."),
+    "focal_point_needs_country": _(
+        "A focal point needs a country: /promote @username focal_point KZ Agency name"
+    ),
+    "role_unchanged": _("Nothing changed: this member already has that role."),
+    "invite_uses_range": _("An invite can be used from 1 to %(max)s times."),
+    "invite_days_range": _("An invite can last from 1 to %(max)s days."),
+    "invite_not_found": _("That invite does not exist."),
+    "note_empty": _("Please write a few words about yourself, or send /cancel."),
+    "note_too_long": _(
+        "That is too long: at most %(limit)s characters, please. Try again, or send /cancel."
+    ),
+    "already_member": _("You are already a member of the working group."),
+    "request_pending": _("Your request is already with the moderators. You will be told."),
+    "request_not_found": _("That request does not exist any more."),
+    "request_decided": _("This request has already been decided."),
+    "timezone_unknown": _(
+        "I do not know the time zone %(value)s. Try a city (Almaty, Kabul), an IANA name "
+        "(Asia/Tehran) or an offset (+4:30)."
+    ),
+    "timezone_bad_offset": _(
+        "%(value)s is not a real UTC offset. Offsets go from -12:00 to +14:00 in steps of "
+        "15 minutes."
+    ),
+}
+
+
+def explain(language: str, error: ServiceError, *, plain: bool = False) -> str:
+    """The user's words for a service error: HTML (escaped), or plain text for alerts."""
+    message = MESSAGES.get(error.code)
+    if message is None:
+        log.error("no message for service error code %r", error.code)
+        message = MESSAGES["forbidden"]
+    params = {k: (str(v) if plain else html.escape(str(v), quote=False))
+              for k, v in error.params.items()}
+    try:
+        text = gettext(language, message, **params) if params else gettext(language, message)
+    except (KeyError, TypeError, ValueError):
+        text = gettext(language, message)
+    return text
+
+
+def _describe(update: object) -> str:
+    """Which update failed, without anybody's message text."""
+    if not isinstance(update, Update):
+        return type(update).__name__
+    kind = next(
+        (name for name in ("message", "edited_message", "callback_query", "inline_query",
+                           "chat_member", "my_chat_member", "poll", "poll_answer")
+         if getattr(update, name, None) is not None),
+        "other",
+    )
+    chat = update.effective_chat.id if update.effective_chat else None
+    user = update.effective_user.id if update.effective_user else None
+    return f"update {update.update_id} ({kind}, chat {chat}, user {user})"
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure with its update, tell the user something short; never re-raise."""
+    log.error("error while handling %s", _describe(update), exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_user is None:
+        return
+    from handlers.common import app_context
+
+    language = pick_language(
+        None, update.effective_user.language_code, app_context(context).settings.default_language
+    )
+    text = gettext(language, "Sorry, something went wrong on my side. Please try again later.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(parse_html(text)[0][:200], show_alert=True)
+        elif update.effective_chat is not None and update.effective_message is not None:
+            await context.bot.send_message(
+                update.effective_chat.id, html.escape(text, quote=False),
+                parse_mode=ParseMode.HTML,
+            )
+    except TelegramError as exc:
+        log.warning("could not tell the user about the error: %s", exc)
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_error_handler(on_error)
