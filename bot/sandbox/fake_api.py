@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.html_text import Entity, TelegramHtmlError, parse_html
@@ -280,7 +281,7 @@ class FakeBotAPI:
             raise ApiError(fault.status, fault.description, fault.retry_after)
         if self.spec is not None:
             try:
-                self.spec.check(method, params)
+                self.spec.check(method, params, (files or {}).keys())
             except BadRequest as exc:
                 self.violations.append((method, params, exc.description))
                 log.error("sandbox refused %s: %s", method, exc.description)
@@ -620,6 +621,9 @@ class SandboxRequest(BaseRequest):
                     files[name] = (value[0], value[1])
         try:
             result = await self.api.call(api_method, dict(params), files)
+        except TimeoutError as exc:
+            # What python-telegram-bot raises when Telegram does not answer in time.
+            raise TimedOut(str(exc)) from exc
         except ApiError as exc:
             body: dict[str, Any] = {
                 "ok": False, "error_code": exc.status, "description": exc.description,
