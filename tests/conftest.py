@@ -137,4 +137,53 @@ async def sandbox(settings: Settings, clock: FakeClock, spec: BotApiSpec) -> Asy
 
 @pytest.fixture
 def admin(sandbox: Sandbox) -> SandboxUser:
-    return sandbox.user(ADMIN_ID, "Ayana", last_name="Admin", username="ayana_admin")
+    user = sandbox.user(ADMIN_ID, "Ayana", last_name="Admin", username="ayana_admin")
+    sandbox.api.started.add(user.id)  # admins have talked to the bot before
+    return user
+
+
+async def make_member(
+    sandbox: Sandbox,
+    user: SandboxUser,
+    role: str = "member",
+    *,
+    country: str | None = None,
+    agency: str | None = None,
+    language: str | None = None,
+) -> int:
+    """Admit a scripted user directly (as a moderator would have), at a role; returns member id."""
+    from bot.models import Admission, Role
+    from bot.services import members
+
+    sandbox.api.started.add(user.id)  # a member has opened a chat with the bot before
+    app = sandbox.app.bot_data["app"]
+    async with app.db.session() as session:
+        profile = members.Profile(user.id, user.json["first_name"], user.json.get("username"))
+        member = await members.admit(
+            session, profile, via=Admission.MODERATOR, now=sandbox.now(), language=language
+        )
+        member.role = Role(role)
+        member.country = country
+        member.agency = agency
+        session.add(member)
+        await session.flush()
+        assert member.id is not None
+        return member.id
+
+
+async def member_row(sandbox: Sandbox, telegram_id: int):  # type: ignore[no-untyped-def]
+    from bot.services import members
+
+    app = sandbox.app.bot_data["app"]
+    async with app.db.session() as session:
+        return await members.by_telegram_id(session, telegram_id)
+
+
+async def audit_rows(sandbox: Sandbox) -> list:  # type: ignore[type-arg]
+    from sqlmodel import select
+
+    from bot.models import AuditEntry
+
+    app = sandbox.app.bot_data["app"]
+    async with app.db.session() as session:
+        return list(await session.exec(select(AuditEntry).order_by(AuditEntry.id)))
