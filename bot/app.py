@@ -51,12 +51,7 @@ def build_application(
         token = settings.require_token()
     else:
         token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_TOKEN
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
-    )
+    builder = ApplicationBuilder().token(token).post_init(_post_init).post_shutdown(_post_shutdown)
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
@@ -78,8 +73,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     app: AppContext = application.bot_data["app"]
     if not await schema_is_current(app.db):
         raise SchemaOutOfDate(
-            "The database schema is out of date: run `wgbot db upgrade` "
-            "(or set AUTO_MIGRATE=true)."
+            "The database schema is out of date: run `wgbot db upgrade` (or set AUTO_MIGRATE=true)."
         )
     async with app.db.session() as session:
         await members.bootstrap_admins(session, app.settings.admin_ids, app.clock.now())

@@ -84,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = commands.add_parser(
         "sandbox", help="run the bot on an offline fake Telegram, chatting in this terminal"
     )
-    sandbox.add_argument("--db", default="sandbox-data/sandbox.sqlite3",
-                         help="the sandbox's own SQLite file")
+    sandbox.add_argument(
+        "--db", default="sandbox-data/sandbox.sqlite3", help="the sandbox's own SQLite file"
+    )
     sandbox.add_argument("--reset", action="store_true", help="start from a fresh demo group")
     db = commands.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "downgrade", "current"])

@@ -116,7 +116,9 @@ class Settings(BaseSettings):
             raise ConfigError("BOT_TOKEN is not set: get one from @BotFather and put it in .env")
         token = self.bot_token.get_secret_value()
         if not _TOKEN_RE.match(token):
-            raise ConfigError("BOT_TOKEN does not look like a token from @BotFather (123456:ABC...)")
+            raise ConfigError(
+                "BOT_TOKEN does not look like a token from @BotFather (123456:ABC...)"
+            )
         return token
 
 

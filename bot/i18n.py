@@ -45,7 +45,8 @@ def gettext(language: str, message: str, **params: object) -> str:
 
 def ngettext(language: str, singular: str, plural: str, n: int, **params: object) -> str:
     text = translations(language).ungettext(singular, plural, n)
-    return text % {"n": n, **params}
+    # %(num)d, as in templates (Jinja's newstyle ngettext), so a message reads the same in both.
+    return text % {"num": n, **params}
 
 
 def pick_language(chosen: str | None, telegram_code: str | None, default: str) -> str:

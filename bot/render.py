@@ -22,7 +22,7 @@ TELEGRAM_TEXT_LIMIT = 4096
 
 
 def _format_time(value: datetime, zone: tzinfo, language: str) -> str:
-    """A moment in the reader's zone, with the zone named: '3 Dec 2026, 10:00 (Asia/Kabul, +04:30)'."""
+    """A moment in the reader's zone, named: '3 Dec 2026, 10:00 (Asia/Kabul, UTC+04:30)'."""
     local = value.astimezone(zone)
     offset = local.strftime("%z")
     offset = f"{offset[:3]}:{offset[3:]}" if offset else ""

@@ -30,8 +30,8 @@ MAX_BODY = 1_000_000
 
 
 class TelegramEndpoint(tornado.web.RequestHandler):
-    def initialize(self, application: Application, secret: str) -> None:  # type: ignore[type-arg]
-        self.application_ = application
+    def initialize(self, telegram_app: Application, secret: str) -> None:  # type: ignore[type-arg]
+        self.application_ = telegram_app
         self.secret = secret
 
     async def post(self) -> None:
@@ -51,8 +51,8 @@ class TelegramEndpoint(tornado.web.RequestHandler):
 
 
 class HealthEndpoint(tornado.web.RequestHandler):
-    def initialize(self, application: Application) -> None:  # type: ignore[type-arg]
-        self.application_ = application
+    def initialize(self, telegram_app: Application) -> None:  # type: ignore[type-arg]
+        self.application_ = telegram_app
 
     async def get(self) -> None:
         app: AppContext = self.application_.bot_data["app"]
@@ -71,8 +71,8 @@ def make_web_app(application: Application, settings: Settings) -> tornado.web.Ap
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ""
     path = urlsplit(settings.webhook_url or "").path or "/telegram"
     routes: list[Any] = [
-        (path, TelegramEndpoint, {"application": application, "secret": secret}),
-        ("/healthz", HealthEndpoint, {"application": application}),
+        (path, TelegramEndpoint, {"telegram_app": application, "secret": secret}),
+        ("/healthz", HealthEndpoint, {"telegram_app": application}),
     ]
     return tornado.web.Application(routes)
 
@@ -90,7 +90,8 @@ async def serve(application: Application, settings: Settings) -> None:  # type: 
         await application.bot.set_webhook(
             url=settings.webhook_url or "",
             secret_token=settings.webhook_secret.get_secret_value()
-            if settings.webhook_secret else None,
+            if settings.webhook_secret
+            else None,
             allowed_updates=ALLOWED_UPDATES,
             drop_pending_updates=False,
         )

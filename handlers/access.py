@@ -35,7 +35,10 @@ async def start(update: Update, context: CallbackContext, caller: Caller) -> int
     payload = context.args[0] if context.args else ""
     if payload and invites.looks_like_code(payload):
         outcome = await invites.redeem(
-            caller.session, payload, caller.profile(), now=caller.now,
+            caller.session,
+            payload,
+            caller.profile(),
+            now=caller.now,
             language=caller.locale,
         )
         if outcome is invites.Redemption.ADMITTED:
@@ -43,8 +46,12 @@ async def start(update: Update, context: CallbackContext, caller: Caller) -> int
         await reply(update, caller.render("access/invite_result.html", outcome=outcome.value))
         return None
     if caller.role is not None:
-        await reply(update, caller.render("access/welcome_member.html", name=caller.user.first_name,
-                                          role=caller.role.value))
+        await reply(
+            update,
+            caller.render(
+                "access/welcome_member.html", name=caller.user.first_name, role=caller.role.value
+            ),
+        )
         return None
     if await access_requests.pending_for(caller.session, caller.user.id) is not None:
         await reply(update, caller.render("access/request_pending.html"))
@@ -74,14 +81,19 @@ async def receive_note(update: Update, context: CallbackContext, caller: Caller)
     assert message is not None
     try:
         request = await access_requests.create(
-            caller.session, caller.profile(), message.text or "", now=caller.now,
+            caller.session,
+            caller.profile(),
+            message.text or "",
+            now=caller.now,
             language=caller.locale,
         )
     except ServiceError as error:
         await reply(update, explain(caller.locale, error))
         # A note that is empty or too long can be sent again; anything else ends the dialogue.
-        return WAITING_FOR_NOTE if error.code in ("note_empty", "note_too_long") else (
-            ConversationHandler.END
+        return (
+            WAITING_FOR_NOTE
+            if error.code in ("note_empty", "note_too_long")
+            else (ConversationHandler.END)
         )
     moderators = await members.with_role_at_least(caller.session, Role.MODERATOR)
     await caller.session.commit()
@@ -98,12 +110,16 @@ async def cancel_dialogue(update: Update, context: CallbackContext, caller: Call
 
 def _decision_buttons(request_id: int, language: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[
-            InlineKeyboardButton(gettext(language, "Approve"),
-                                 callback_data=f"access:approve:{request_id}"),
-            InlineKeyboardButton(gettext(language, "Deny"),
-                                 callback_data=f"access:deny:{request_id}"),
-        ]]
+        [
+            [
+                InlineKeyboardButton(
+                    gettext(language, "Approve"), callback_data=f"access:approve:{request_id}"
+                ),
+                InlineKeyboardButton(
+                    gettext(language, "Deny"), callback_data=f"access:deny:{request_id}"
+                ),
+            ]
+        ]
     )
 
 
@@ -116,13 +132,19 @@ async def notify_moderators(
         text = render("access/request_for_moderators.html", language, request=request)
         try:
             await context.bot.send_message(
-                moderator.telegram_id, text, parse_mode=ParseMode.HTML,
+                moderator.telegram_id,
+                text,
+                parse_mode=ParseMode.HTML,
                 reply_markup=_decision_buttons(request.id or 0, language),
                 link_preview_options=NO_PREVIEW,
             )
         except TelegramError as exc:
-            log.warning("could not tell moderator #%s about access request #%s: %s",
-                        moderator.id, request.id, exc)
+            log.warning(
+                "could not tell moderator #%s about access request #%s: %s",
+                moderator.id,
+                request.id,
+                exc,
+            )
 
 
 @button(role=Role.MODERATOR)
@@ -133,7 +155,11 @@ async def decide(update: Update, context: CallbackContext, caller: Caller) -> No
     approve = verdict == "approve"
     try:
         request = await access_requests.decide(
-            caller.session, caller.member, int(raw_id), approve, now=caller.now,  # type: ignore[arg-type]
+            caller.session,
+            caller.member,
+            int(raw_id),
+            approve,
+            now=caller.now,  # type: ignore[arg-type]
         )
     except ServiceError as error:
         await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)
@@ -141,15 +167,19 @@ async def decide(update: Update, context: CallbackContext, caller: Caller) -> No
     await caller.session.commit()
     await query.answer()
     await query.edit_message_text(
-        caller.render("access/decided.html", request=request, approved=approve,
-                      moderator=caller.member),
-        parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+        caller.render(
+            "access/decided.html", request=request, approved=approve, moderator=caller.member
+        ),
+        parse_mode=ParseMode.HTML,
+        link_preview_options=NO_PREVIEW,
     )
     language = pick_language(request.language, None, caller.app.settings.default_language)
     template = "access/approved.html" if approve else "access/denied.html"
     try:
         await context.bot.send_message(
-            request.telegram_id, render(template, language), parse_mode=ParseMode.HTML,
+            request.telegram_id,
+            render(template, language),
+            parse_mode=ParseMode.HTML,
         )
     except Forbidden:
         log.info("the person behind access request #%s has blocked the bot", request.id)

@@ -14,8 +14,9 @@ from handlers.common import CallbackContext, Caller, button, command, reply
 async def _page(caller: Caller, number: int) -> tuple[str, InlineKeyboardMarkup | None]:
     entries, pages = await audit.page(caller.session, number)
     number = min(max(number, 0), pages - 1)
-    text = caller.render("audit/list.html", entries=entries, page=number + 1, pages=pages,
-                         zone=caller.zone)
+    text = caller.render(
+        "audit/list.html", entries=entries, page=number + 1, pages=pages, zone=caller.zone
+    )
     buttons = []
     if number > 0:
         buttons.append(InlineKeyboardButton("◀", callback_data=f"audit:{number - 1}"))

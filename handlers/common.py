@@ -21,9 +21,9 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.context import AppContext
+from bot.html_text import parse_html, split_html
 from bot.i18n import gettext, pick_language
 from bot.models import Admission, Member, Role
-from bot.html_text import parse_html, split_html
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import members, timezones
 
@@ -94,9 +94,7 @@ async def _in_group_chat(context: CallbackContext, group_id: int, user_id: int) 
     return status in IN_CHAT and getattr(chat_member, "is_member", True) is not False
 
 
-async def resolve(
-    update: Update, context: CallbackContext, session: AsyncSession
-) -> Caller | None:
+async def resolve(update: Update, context: CallbackContext, session: AsyncSession) -> Caller | None:
     user = update.effective_user
     chat = update.effective_chat
     if user is None or user.is_bot:

@@ -63,8 +63,9 @@ def explain(language: str, error: ServiceError, *, plain: bool = False) -> str:
     if message is None:
         log.error("no message for service error code %r", error.code)
         message = MESSAGES["forbidden"]
-    params = {k: (str(v) if plain else html.escape(str(v), quote=False))
-              for k, v in error.params.items()}
+    params = {
+        k: (str(v) if plain else html.escape(str(v), quote=False)) for k, v in error.params.items()
+    }
     try:
         text = gettext(language, message, **params) if params else gettext(language, message)
     except (KeyError, TypeError, ValueError):
@@ -77,9 +78,20 @@ def _describe(update: object) -> str:
     if not isinstance(update, Update):
         return type(update).__name__
     kind = next(
-        (name for name in ("message", "edited_message", "callback_query", "inline_query",
-                           "chat_member", "my_chat_member", "poll", "poll_answer")
-         if getattr(update, name, None) is not None),
+        (
+            name
+            for name in (
+                "message",
+                "edited_message",
+                "callback_query",
+                "inline_query",
+                "chat_member",
+                "my_chat_member",
+                "poll",
+                "poll_answer",
+            )
+            if getattr(update, name, None) is not None
+        ),
         "other",
     )
     chat = update.effective_chat.id if update.effective_chat else None
@@ -103,7 +115,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             await update.callback_query.answer(parse_html(text)[0][:200], show_alert=True)
         elif update.effective_chat is not None and update.effective_message is not None:
             await context.bot.send_message(
-                update.effective_chat.id, html.escape(text, quote=False),
+                update.effective_chat.id,
+                html.escape(text, quote=False),
                 parse_mode=ParseMode.HTML,
             )
     except TelegramError as exc:

@@ -19,7 +19,9 @@ async def help_command(update: Update, context: CallbackContext, caller: Caller)
     await reply(
         update,
         caller.render(
-            "help/help.html", commands=commands, role=caller.role.value if caller.role else None,
+            "help/help.html",
+            commands=commands,
+            role=caller.role.value if caller.role else None,
             in_group=not caller.is_private,
         ),
     )

@@ -34,22 +34,43 @@ async def invite_command(update: Update, context: CallbackContext, caller: Calle
             await reply(update, caller.render("invites/usage.html"))
             return
     try:
-        invite = await invites.create(caller.session, caller.member, now=caller.now,  # type: ignore[arg-type]
-                                      max_uses=uses, days=days)
+        invite = await invites.create(
+            caller.session,
+            caller.member,
+            now=caller.now,  # type: ignore[arg-type]
+            max_uses=uses,
+            days=days,
+        )
     except ServiceError as error:
         await reply(update, explain(caller.locale, error))
         return
-    await reply(update, caller.render("invites/created.html", invite=invite,
-                                      link=link(context.bot.username, invite.code),
-                                      zone=caller.zone))
+    await reply(
+        update,
+        caller.render(
+            "invites/created.html",
+            invite=invite,
+            link=link(context.bot.username, invite.code),
+            zone=caller.zone,
+        ),
+    )
 
 
 async def _list(caller: Caller, bot_username: str) -> tuple[str, InlineKeyboardMarkup | None]:
     live = await invites.active(caller.session, caller.now)
-    text = caller.render("invites/list.html", invites=live, zone=caller.zone,
-                         links={i.id: link(bot_username, i.code) for i in live})
-    rows = [[InlineKeyboardButton(caller.t("Revoke #%(id)s", id=i.id),
-                                  callback_data=f"invite:revoke:{i.id}")] for i in live[:20]]
+    text = caller.render(
+        "invites/list.html",
+        invites=live,
+        zone=caller.zone,
+        links={i.id: link(bot_username, i.code) for i in live},
+    )
+    rows = [
+        [
+            InlineKeyboardButton(
+                caller.t("Revoke #%(id)s", id=i.id), callback_data=f"invite:revoke:{i.id}"
+            )
+        ]
+        for i in live[:20]
+    ]
     return text, InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -64,15 +85,20 @@ async def revoke(update: Update, context: CallbackContext, caller: Caller) -> No
     query = update.callback_query
     assert query is not None and query.data is not None
     try:
-        await invites.revoke(caller.session, caller.member, int(query.data.rsplit(":", 1)[1]),  # type: ignore[arg-type]
-                             now=caller.now)
+        await invites.revoke(
+            caller.session,
+            caller.member,
+            int(query.data.rsplit(":", 1)[1]),  # type: ignore[arg-type]
+            now=caller.now,
+        )
     except ServiceError as error:
         await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)
         return
     await query.answer(caller.t("Revoked."))
     text, markup = await _list(caller, context.bot.username)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                  link_preview_options=NO_PREVIEW)
+    await query.edit_message_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

@@ -14,11 +14,19 @@ from handlers.errors import explain
 from handlers.menu import publish_for
 
 ROLE_WORDS: dict[str, Role] = {
-    "member": Role.MEMBER, "участник": Role.MEMBER,
-    "focal_point": Role.FOCAL_POINT, "focal": Role.FOCAL_POINT, "fp": Role.FOCAL_POINT,
-    "фокальный": Role.FOCAL_POINT, "координатор": Role.FOCAL_POINT,
-    "moderator": Role.MODERATOR, "mod": Role.MODERATOR, "модератор": Role.MODERATOR,
-    "admin": Role.ADMIN, "админ": Role.ADMIN, "администратор": Role.ADMIN,
+    "member": Role.MEMBER,
+    "участник": Role.MEMBER,
+    "focal_point": Role.FOCAL_POINT,
+    "focal": Role.FOCAL_POINT,
+    "fp": Role.FOCAL_POINT,
+    "фокальный": Role.FOCAL_POINT,
+    "координатор": Role.FOCAL_POINT,
+    "moderator": Role.MODERATOR,
+    "mod": Role.MODERATOR,
+    "модератор": Role.MODERATOR,
+    "admin": Role.ADMIN,
+    "админ": Role.ADMIN,
+    "администратор": Role.ADMIN,
 }
 
 
@@ -31,25 +39,29 @@ def _filter_of(text: str) -> tuple[str | None, Role | None]:
     return countries.normalize(text) or "??", None
 
 
-async def _show_members(caller: Caller, page_number: int, filter_text: str) -> tuple[
-    str, InlineKeyboardMarkup | None
-]:
+async def _show_members(
+    caller: Caller, page_number: int, filter_text: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
     country, role = _filter_of(filter_text)
-    rows, pages, total = await members.page(
-        caller.session, page_number, country=country, role=role
-    )
+    rows, pages, total = await members.page(caller.session, page_number, country=country, role=role)
     page_number = min(max(page_number, 0), pages - 1)
     text = caller.render(
-        "members/list.html", members=rows, page=page_number + 1, pages=pages, total=total,
+        "members/list.html",
+        members=rows,
+        page=page_number + 1,
+        pages=pages,
+        total=total,
         filter=filter_text,
     )
     buttons = []
     if page_number > 0:
-        buttons.append(InlineKeyboardButton("◀", callback_data=f"members:{page_number - 1}:"
-                                            f"{filter_text}"))
+        buttons.append(
+            InlineKeyboardButton("◀", callback_data=f"members:{page_number - 1}:{filter_text}")
+        )
     if page_number + 1 < pages:
-        buttons.append(InlineKeyboardButton("▶", callback_data=f"members:{page_number + 1}:"
-                                            f"{filter_text}"))
+        buttons.append(
+            InlineKeyboardButton("▶", callback_data=f"members:{page_number + 1}:{filter_text}")
+        )
     return text, InlineKeyboardMarkup([buttons]) if buttons else None
 
 
@@ -59,8 +71,9 @@ async def members_command(update: Update, context: CallbackContext, caller: Call
     if filter_text and _filter_of(filter_text)[0] == "??":
         await reply(update, caller.render("members/bad_filter.html", value=filter_text[:40]))
         return
-    text, markup = await _show_members(caller, 0, filter_text.lower() if filter_text.lower()
-                                       in ROLE_WORDS else filter_text.upper())
+    text, markup = await _show_members(
+        caller, 0, filter_text.lower() if filter_text.lower() in ROLE_WORDS else filter_text.upper()
+    )
     await reply(update, text, markup)
 
 
@@ -74,12 +87,14 @@ async def members_page(update: Update, context: CallbackContext, caller: Caller)
         return
     text, markup = await _show_members(caller, int(raw_page), filter_text)
     await query.answer()
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                  link_preview_options=NO_PREVIEW)
+    await query.edit_message_text(
+        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
 
 
-async def _changed(update: Update, context: CallbackContext, caller: Caller, target: Member,
-                   template: str) -> None:
+async def _changed(
+    update: Update, context: CallbackContext, caller: Caller, target: Member, template: str
+) -> None:
     await caller.session.commit()
     await reply(update, caller.render(template, member=target))
     await publish_for(context.bot, target)
@@ -94,8 +109,12 @@ async def promote_command(update: Update, context: CallbackContext, caller: Call
     try:
         target = await members.find(caller.session, parts[0])
         await members.set_role(
-            caller.session, caller.member, target, ROLE_WORDS[parts[1].lower()],  # type: ignore[arg-type]
-            now=caller.now, admin_ids=caller.app.admin_ids,
+            caller.session,
+            caller.member,
+            target,
+            ROLE_WORDS[parts[1].lower()],  # type: ignore[arg-type]
+            now=caller.now,
+            admin_ids=caller.app.admin_ids,
             country=parts[2] if len(parts) > 2 else None,
             agency=parts[3] if len(parts) > 3 else None,
         )
@@ -118,8 +137,12 @@ async def demote_command(update: Update, context: CallbackContext, caller: Calle
             await reply(update, caller.render("members/usage_demote.html"))
             return
         await members.set_role(
-            caller.session, caller.member, target, new_role,  # type: ignore[arg-type]
-            now=caller.now, admin_ids=caller.app.admin_ids,
+            caller.session,
+            caller.member,
+            target,
+            new_role,  # type: ignore[arg-type]
+            now=caller.now,
+            admin_ids=caller.app.admin_ids,
         )
     except ServiceError as error:
         await reply(update, explain(caller.locale, error))
@@ -136,8 +159,12 @@ async def setcountry_command(update: Update, context: CallbackContext, caller: C
     try:
         target = await members.find(caller.session, parts[0])
         await members.set_country(
-            caller.session, caller.member, target, parts[1],  # type: ignore[arg-type]
-            now=caller.now, admin_ids=caller.app.admin_ids,
+            caller.session,
+            caller.member,
+            target,
+            parts[1],  # type: ignore[arg-type]
+            now=caller.now,
+            admin_ids=caller.app.admin_ids,
             agency=parts[2] if len(parts) > 2 else None,
         )
     except ServiceError as error:
@@ -156,8 +183,12 @@ async def remove_command(update: Update, context: CallbackContext, caller: Calle
     try:
         target = await members.find(caller.session, parts[0])
         await members.remove(
-            caller.session, caller.member, target, now=caller.now,  # type: ignore[arg-type]
-            admin_ids=caller.app.admin_ids, reason=parts[1] if len(parts) > 1 else "",
+            caller.session,
+            caller.member,
+            target,
+            now=caller.now,  # type: ignore[arg-type]
+            admin_ids=caller.app.admin_ids,
+            reason=parts[1] if len(parts) > 1 else "",
         )
     except ServiceError as error:
         await reply(update, explain(caller.locale, error))

@@ -12,8 +12,9 @@ from handlers.common import CallbackContext, Caller, button, command, reply
 
 @command(role=None, private_only=False)
 async def privacy_command(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("privacy/privacy.html", member=caller.member
-                                      if caller.role else None))
+    await reply(
+        update, caller.render("privacy/privacy.html", member=caller.member if caller.role else None)
+    )
 
 
 @command(role=None)
@@ -23,13 +24,20 @@ async def forgetme_command(update: Update, context: CallbackContext, caller: Cal
         await reply(update, caller.render("privacy/nothing_kept.html"))
         return
     markup = InlineKeyboardMarkup(
-        [[
-            InlineKeyboardButton(caller.t("Yes, delete my data"), callback_data="forget:yes"),
-            InlineKeyboardButton(caller.t("No, keep it"), callback_data="forget:no"),
-        ]]
+        [
+            [
+                InlineKeyboardButton(caller.t("Yes, delete my data"), callback_data="forget:yes"),
+                InlineKeyboardButton(caller.t("No, keep it"), callback_data="forget:no"),
+            ]
+        ]
     )
-    await reply(update, caller.render("privacy/forget_confirm.html",
-                                      is_admin=caller.user.id in caller.app.admin_ids), markup)
+    await reply(
+        update,
+        caller.render(
+            "privacy/forget_confirm.html", is_admin=caller.user.id in caller.app.admin_ids
+        ),
+        markup,
+    )
 
 
 @button(role=None)
@@ -38,15 +46,17 @@ async def forget_answer(update: Update, context: CallbackContext, caller: Caller
     assert query is not None
     await query.answer()
     if query.data != "forget:yes":
-        await query.edit_message_text(caller.render("privacy/forget_kept.html"),
-                                      parse_mode=ParseMode.HTML)
+        await query.edit_message_text(
+            caller.render("privacy/forget_kept.html"), parse_mode=ParseMode.HTML
+        )
         return
     if caller.member is not None:
         await members.forget(caller.session, caller.member, caller.now)
     else:
         await access_requests.forget(caller.session, caller.user.id)
-    await query.edit_message_text(caller.render("privacy/forgotten.html"),
-                                  parse_mode=ParseMode.HTML)
+    await query.edit_message_text(
+        caller.render("privacy/forgotten.html"), parse_mode=ParseMode.HTML
+    )
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

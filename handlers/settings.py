@@ -20,13 +20,15 @@ LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 
 def _language_buttons(current: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[
-            InlineKeyboardButton(
-                ("✓ " if code == current else "") + LANGUAGE_NAMES[code],
-                callback_data=f"lang:{code}",
-            )
-            for code in SUPPORTED_LANGUAGES
-        ]]
+        [
+            [
+                InlineKeyboardButton(
+                    ("✓ " if code == current else "") + LANGUAGE_NAMES[code],
+                    callback_data=f"lang:{code}",
+                )
+                for code in SUPPORTED_LANGUAGES
+            ]
+        ]
     )
 
 
@@ -80,8 +82,9 @@ async def timezone_command(update: Update, context: CallbackContext, caller: Cal
         return
     assert caller.member is not None
     await members.set_timezone(caller.session, caller.member, name)
-    await reply(update, caller.render("settings/timezone_set.html", zone=caller.zone,
-                                      now=caller.now))
+    await reply(
+        update, caller.render("settings/timezone_set.html", zone=caller.zone, now=caller.now)
+    )
 
 
 @button(role=Role.MEMBER)

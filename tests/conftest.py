@@ -40,8 +40,11 @@ async def _pg_admin(sql: str) -> None:
 
     url = make_url(POSTGRES_SERVER)
     connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username or "postgres",
-        password=url.password, database=url.database or "postgres",
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
     )
     try:
         await connection.execute(sql)

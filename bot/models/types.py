@@ -20,7 +20,7 @@ SQLModel.metadata.naming_convention = {
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC in, timezone-aware UTC out, on SQLite (which drops zones) as on PostgreSQL."""
+    """Aware UTC in, aware UTC out: on SQLite (which drops zones) as on PostgreSQL."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

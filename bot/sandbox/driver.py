@@ -55,8 +55,11 @@ class SandboxUser:
         return self.api.users[self.id]
 
     def _from(self) -> dict[str, Any]:
-        return {k: v for k, v in self.json.items()
-                if k in ("id", "is_bot", "first_name", "last_name", "username", "language_code")}
+        return {
+            k: v
+            for k, v in self.json.items()
+            if k in ("id", "is_bot", "first_name", "last_name", "username", "language_code")
+        }
 
     async def send(self, text: str, chat_id: int | None = None) -> Replies:
         """A message from this user (a command gets its bot_command entity, as Telegram does)."""
@@ -86,8 +89,9 @@ class SandboxUser:
         if match is None and label.isdigit() and 0 < int(label) <= len(buttons):
             match = buttons[int(label) - 1]
         if match is None or "callback_data" not in match:
-            raise AssertionError(f"no button {label!r} under the message; there are "
-                                 f"{[b['text'] for b in buttons]}")
+            raise AssertionError(
+                f"no button {label!r} under the message; there are {[b['text'] for b in buttons]}"
+            )
         return await self.press_data(message, match["callback_data"])
 
     async def press_data(self, message: StoredMessage, data: str) -> Replies:
@@ -102,8 +106,12 @@ class SandboxUser:
         return await self.sandbox.process({"callback_query": query})
 
     async def inline(self, query: str) -> Replies:
-        inline = {"id": self.api.new_callback_id(), "from": self._from(), "query": query,
-                  "offset": ""}
+        inline = {
+            "id": self.api.new_callback_id(),
+            "from": self._from(),
+            "query": query,
+            "offset": "",
+        }
         return await self.sandbox.process({"inline_query": inline})
 
     def _membership(self, chat_id: int, old: str, new: str, user: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +152,11 @@ class SandboxUser:
 
     async def block(self) -> Replies:
         self.api.blocked.add(self.id)
-        bot = {k: v for k, v in self.api.bot_user().items()
-               if k in ("id", "is_bot", "first_name", "username")}
+        bot = {
+            k: v
+            for k, v in self.api.bot_user().items()
+            if k in ("id", "is_bot", "first_name", "username")
+        }
         return await self.sandbox.process(
             {"my_chat_member": self._membership(self.id, "member", "kicked", bot)}
         )
@@ -155,8 +166,11 @@ class SandboxUser:
 
     def chat(self) -> list[StoredMessage]:
         """Everything in this user's private chat with the bot, oldest first."""
-        return [m for (chat, _), m in sorted(self.api.messages.items())
-                if chat == self.id and not m.deleted]
+        return [
+            m
+            for (chat, _), m in sorted(self.api.messages.items())
+            if chat == self.id and not m.deleted
+        ]
 
 
 class Sandbox:
@@ -169,9 +183,11 @@ class Sandbox:
         clock: Clock | None = None,
         spec: BotApiSpec | None = None,
         database: Database | None = None,
+        api: FakeBotAPI | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
-        self.api = FakeBotAPI(spec, clock=self.clock.now)
+        # Passing the fake of an earlier Sandbox plays a restart: same Telegram, new bot process.
+        self.api = api or FakeBotAPI(spec, clock=self.clock.now)
         self.settings = settings
         self.app: Application = build_application(  # type: ignore[type-arg]
             settings, request=SandboxRequest(self.api), clock=self.clock, database=database
@@ -212,8 +228,13 @@ class Sandbox:
         language_code: str | None = "en",
     ) -> SandboxUser:
         if user_id not in self.api.users:
-            self.api.add_user(user_id, first_name, last_name=last_name, username=username,
-                              language_code=language_code)
+            self.api.add_user(
+                user_id,
+                first_name,
+                last_name=last_name,
+                username=username,
+                language_code=language_code,
+            )
         return SandboxUser(self, user_id)
 
     def group(self, chat_id: int, title: str, members: list[SandboxUser]) -> int:
@@ -226,7 +247,8 @@ class Sandbox:
         update = Update.de_json(self.api.new_update(payload), self.app.bot)
         await self.app.process_update(update)
         return Replies(
-            m for key, m in sorted(self.api.messages.items())
+            m
+            for key, m in sorted(self.api.messages.items())
             if key not in before and m.from_id == BOT_ID
         )
 

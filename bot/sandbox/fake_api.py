@@ -8,6 +8,7 @@ Telegram fails: 400 Bad Request with Telegram's description, 403 Forbidden, 429 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -196,9 +197,11 @@ class FakeBotAPI:
             "message_id": message.message_id,
             "date": message.date,
             "chat": self.chat_json(message.chat_id),
-            "from": {k: v for k, v in sender.items() if k in ("id", "is_bot", "first_name",
-                                                              "last_name", "username",
-                                                              "language_code")},
+            "from": {
+                k: v
+                for k, v in sender.items()
+                if k in ("id", "is_bot", "first_name", "last_name", "username", "language_code")
+            },
         }
         if message.text is not None:
             data["text"] = message.text
@@ -309,10 +312,8 @@ class FakeBotAPI:
         async with self._updates_changed:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and timeout > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._updates_changed.wait(), timeout)
-                except TimeoutError:
-                    pass
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
             return self.updates[:limit]
 
@@ -357,8 +358,11 @@ class FakeBotAPI:
 
     def _store_bot_message(self, chat: Chat, **fields: Any) -> StoredMessage:
         message = StoredMessage(
-            chat_id=chat.id, message_id=self.next_message_id(chat.id), from_id=BOT_ID,
-            date=self.now_ts(), **fields,
+            chat_id=chat.id,
+            message_id=self.next_message_id(chat.id),
+            from_id=BOT_ID,
+            date=self.now_ts(),
+            **fields,
         )
         self.messages[(chat.id, message.message_id)] = message
         return message
@@ -369,8 +373,12 @@ class FakeBotAPI:
         plain, entities = self._formatted(text, params.get("parse_mode"), 4096, "text")
         reply = params.get("reply_parameters") or {}
         message = self._store_bot_message(
-            chat, text=plain, html=text, entities=entities,
-            reply_markup=params.get("reply_markup"), reply_to=reply.get("message_id"),
+            chat,
+            text=plain,
+            html=text,
+            entities=entities,
+            reply_markup=params.get("reply_markup"),
+            reply_to=reply.get("message_id"),
         )
         return self.message_json(message)
 
@@ -392,8 +400,12 @@ class FakeBotAPI:
         if not content:
             raise ApiError(400, "Bad Request: file must be non-empty")
         self.files[file_id] = content
-        return {"file_id": file_id, "file_unique_id": file_id, "file_name": name or "file",
-                "file_size": len(content)}
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": name or "file",
+            "file_size": len(content),
+        }
 
     async def _m_senddocument(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self._private_or_group(params.get("chat_id"))
@@ -403,7 +415,11 @@ class FakeBotAPI:
         if caption:
             plain, entities = self._formatted(caption, params.get("parse_mode"), 1024, "caption")
         message = self._store_bot_message(
-            chat, caption=plain, html=caption, entities=entities, document=document,
+            chat,
+            caption=plain,
+            html=caption,
+            entities=entities,
+            document=document,
             reply_markup=params.get("reply_markup"),
         )
         return self.message_json(message)
@@ -417,7 +433,11 @@ class FakeBotAPI:
         if caption:
             plain, entities = self._formatted(caption, params.get("parse_mode"), 1024, "caption")
         message = self._store_bot_message(
-            chat, caption=plain, html=caption, entities=entities, photo=photo_sizes,
+            chat,
+            caption=plain,
+            html=caption,
+            entities=entities,
+            photo=photo_sizes,
             reply_markup=params.get("reply_markup"),
         )
         return self.message_json(message)
@@ -467,7 +487,11 @@ class FakeBotAPI:
         text = str(params["text"])
         plain, entities = self._formatted(text, params.get("parse_mode"), 4096, "text")
         markup = params.get("reply_markup")
-        if plain == message.text and entities == message.entities and markup == message.reply_markup:
+        if (
+            plain == message.text
+            and entities == message.entities
+            and markup == message.reply_markup
+        ):
             raise ApiError(
                 400,
                 "Bad Request: message is not modified: specified new message content and reply "
@@ -478,9 +502,7 @@ class FakeBotAPI:
         message.edited = True
         return self.message_json(message)
 
-    async def _m_editmessagereplymarkup(
-        self, params: dict[str, Any], files: dict[str, Any]
-    ) -> Any:
+    async def _m_editmessagereplymarkup(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         message = self._existing(params.get("chat_id"), params.get("message_id"))
         markup = params.get("reply_markup")
         if markup == message.reply_markup:
@@ -509,7 +531,8 @@ class FakeBotAPI:
     async def _m_answercallbackquery(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         self.callback_answers.append(
             CallbackAnswer(
-                str(params["callback_query_id"]), params.get("text"),
+                str(params["callback_query_id"]),
+                params.get("text"),
                 bool(params.get("show_alert", False)),
             )
         )
@@ -538,18 +561,24 @@ class FakeBotAPI:
     async def _m_setmydescription(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         return True
 
-    async def _m_setmyshortdescription(
-        self, params: dict[str, Any], files: dict[str, Any]
-    ) -> Any:
+    async def _m_setmyshortdescription(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         return True
 
     async def _m_getchat(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat_id = params.get("chat_id")
         if chat_id not in self.chats:
             raise ApiError(400, "Bad Request: chat not found")
-        return {**self.chat_json(chat_id), "accent_color_id": 0, "max_reaction_count": 11,  # type: ignore[arg-type]
-                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
-                                        "unique_gifts": False, "premium_subscription": False}}
+        return {
+            **self.chat_json(chat_id),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,  # type: ignore[arg-type]
+            "accepted_gift_types": {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+            },
+        }
 
     async def _m_getchatmember(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self.chats.get(params.get("chat_id"))  # type: ignore[arg-type]
@@ -566,10 +595,18 @@ class FakeBotAPI:
         member: dict[str, Any] = {"status": status, "user": user}
         if status == "administrator":
             member.update(
-                can_be_edited=False, is_anonymous=False, can_manage_chat=True,
-                can_delete_messages=True, can_manage_video_chats=True, can_restrict_members=True,
-                can_promote_members=False, can_change_info=True, can_invite_users=True,
-                can_post_stories=False, can_edit_stories=False, can_delete_stories=False,
+                can_be_edited=False,
+                is_anonymous=False,
+                can_manage_chat=True,
+                can_delete_messages=True,
+                can_manage_video_chats=True,
+                can_restrict_members=True,
+                can_promote_members=False,
+                can_change_info=True,
+                can_invite_users=True,
+                can_post_stories=False,
+                can_edit_stories=False,
+                can_delete_stories=False,
                 can_pin_messages=True,
             )
         elif status == "kicked":
@@ -626,7 +663,9 @@ class SandboxRequest(BaseRequest):
             raise TimedOut(str(exc)) from exc
         except ApiError as exc:
             body: dict[str, Any] = {
-                "ok": False, "error_code": exc.status, "description": exc.description,
+                "ok": False,
+                "error_code": exc.status,
+                "description": exc.description,
             }
             if exc.retry_after is not None:
                 body["parameters"] = {"retry_after": exc.retry_after}

@@ -33,7 +33,11 @@ async def pending_for(session: AsyncSession, telegram_id: int) -> AccessRequest 
 
 
 async def create(
-    session: AsyncSession, profile: members.Profile, note: str, *, now: datetime,
+    session: AsyncSession,
+    profile: members.Profile,
+    note: str,
+    *,
+    now: datetime,
     language: str | None = None,
 ) -> AccessRequest:
     """One pending request per person: asking again does not notify moderators again."""
@@ -75,12 +79,20 @@ async def decide(
     profile = members.Profile(request.telegram_id, request.full_name, request.username)
     if approve:
         await members.admit(
-            session, profile, via=Admission.REQUEST, now=now, actor=moderator,
-            language=request.language, detail=f"request #{request.id}",
+            session,
+            profile,
+            via=Admission.REQUEST,
+            now=now,
+            actor=moderator,
+            language=request.language,
+            detail=f"request #{request.id}",
         )
     else:
         await audit.record(
-            session, AuditAction.REFUSED, at=now, actor=moderator,
+            session,
+            AuditAction.REFUSED,
+            at=now,
+            actor=moderator,
             subject_label=f"{request.full_name} (request #{request.id})",
         )
     await session.flush()

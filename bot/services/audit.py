@@ -59,7 +59,7 @@ async def page(
 
 
 async def forget_labels(session: AsyncSession, member: Member, replacement: str) -> None:
-    """Blank a forgotten member's name in the log; the entries themselves stay for accountability."""
+    """Blank a forgotten member's name in the log; the entries stay, for accountability."""
     text = label(member)
     for column in ("actor", "subject"):
         id_col = getattr(AuditEntry, f"{column}_id")

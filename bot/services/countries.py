@@ -16,7 +16,9 @@ REGION = ("KZ", "KG", "TJ", "TM", "UZ", "AF", "IR", "PK")
 def _codes() -> frozenset[str]:
     territories = Locale.parse("en").territories
     return frozenset(
-        code for code in territories if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+        code
+        for code in territories
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
     )
 
 

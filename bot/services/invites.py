@@ -36,7 +36,11 @@ def looks_like_code(text: str) -> bool:
 
 
 async def create(
-    session: AsyncSession, creator: Member, *, now: datetime, max_uses: int = 1,
+    session: AsyncSession,
+    creator: Member,
+    *,
+    now: datetime,
+    max_uses: int = 1,
     days: int = DEFAULT_DAYS,
 ) -> Invite:
     if not 1 <= max_uses <= MAX_USES:
@@ -53,7 +57,10 @@ async def create(
     session.add(invite)
     await session.flush()
     await audit.record(
-        session, AuditAction.INVITE_CREATED, at=now, actor=creator,
+        session,
+        AuditAction.INVITE_CREATED,
+        at=now,
+        actor=creator,
         detail=f"invite #{invite.id}: {max_uses} use(s), {days} day(s)",
     )
     return invite
@@ -71,7 +78,11 @@ def state(invite: Invite, now: datetime) -> Redemption | None:
 
 
 async def redeem(
-    session: AsyncSession, code: str, profile: members.Profile, *, now: datetime,
+    session: AsyncSession,
+    code: str,
+    profile: members.Profile,
+    *,
+    now: datetime,
     language: str | None = None,
 ) -> Redemption:
     existing = await members.by_telegram_id(session, profile.telegram_id)
@@ -95,7 +106,11 @@ async def redeem(
     if claimed.rowcount != 1:
         return Redemption.USED_UP
     await members.admit(
-        session, profile, via=Admission.INVITE, now=now, language=language,
+        session,
+        profile,
+        via=Admission.INVITE,
+        now=now,
+        language=language,
         detail=f"invite #{invite.id}",
     )
     return Redemption.ADMITTED

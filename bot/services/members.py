@@ -57,13 +57,18 @@ async def bootstrap_admins(session: AsyncSession, admin_ids: Iterable[int], now:
             )
             session.add(member)
             await session.flush()
-            await audit.record(session, AuditAction.ADMITTED, at=now, subject=member, detail="config")
+            await audit.record(
+                session, AuditAction.ADMITTED, at=now, subject=member, detail="config"
+            )
         elif member.role != Role.ADMIN or member.status == MemberStatus.REMOVED:
             before = member.role
             member.role = Role.ADMIN
             member.status = MemberStatus.ACTIVE
             await audit.record(
-                session, AuditAction.ROLE_CHANGED, at=now, subject=member,
+                session,
+                AuditAction.ROLE_CHANGED,
+                at=now,
+                subject=member,
                 detail=f"{before} -> admin (config)",
             )
     await session.flush()
@@ -122,7 +127,11 @@ async def admit(
     session.add(member)
     await session.flush()
     await audit.record(
-        session, AuditAction.ADMITTED, at=now, actor=actor, subject=member,
+        session,
+        AuditAction.ADMITTED,
+        at=now,
+        actor=actor,
+        subject=member,
         detail=f"{via.value}{': ' + detail if detail else ''}",
     )
     return member
@@ -228,7 +237,11 @@ async def set_country(
     session.add(target)
     await session.flush()
     await audit.record(
-        session, AuditAction.COUNTRY_CHANGED, at=now, actor=actor, subject=target,
+        session,
+        AuditAction.COUNTRY_CHANGED,
+        at=now,
+        actor=actor,
+        subject=target,
         detail=f"{before} -> {code}{', ' + target.agency if target.agency else ''}",
     )
     return target
@@ -265,7 +278,9 @@ async def lose_group_access(session: AsyncSession, telegram_id: int, now: dateti
         return False
     if member.status == MemberStatus.REMOVED or Role(member.role).at_least(Role.MODERATOR):
         return False
-    await audit.record(session, AuditAction.LOST_ACCESS, at=now, subject=member, detail="left group")
+    await audit.record(
+        session, AuditAction.LOST_ACCESS, at=now, subject=member, detail="left group"
+    )
     await session.delete(member)
     await session.flush()
     return True

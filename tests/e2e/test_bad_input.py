@@ -39,8 +39,16 @@ async def test_markup_in_arguments_is_refused_as_text(
 async def test_four_thousand_character_arguments(sandbox: Sandbox, admin: SandboxUser) -> None:
     long = "я" * 4000
     before = len(await audit_rows(sandbox))
-    for command in ("/promote", "/setcountry", "/remove", "/members", "/invite", "/timezone",
-                    "/help", "/start"):
+    for command in (
+        "/promote",
+        "/setcountry",
+        "/remove",
+        "/members",
+        "/invite",
+        "/timezone",
+        "/help",
+        "/start",
+    ):
         replies = await admin.send(f"{command} {long}")
         assert replies, command
         for message in replies:
@@ -55,8 +63,17 @@ async def test_unknown_command_and_plain_text(sandbox: Sandbox, admin: SandboxUs
 
 @pytest.mark.parametrize(
     "data",
-    ["access:approve:999", "access:approve:1; DROP TABLE members", "members:0:<b>", "lang:xx",
-     "audit:99999", "invite:revoke:-1", "forget:maybe", "x" * 64, "tz:../../etc/passwd"],
+    [
+        "access:approve:999",
+        "access:approve:1; DROP TABLE members",
+        "members:0:<b>",
+        "lang:xx",
+        "audit:99999",
+        "invite:revoke:-1",
+        "forget:maybe",
+        "x" * 64,
+        "tz:../../etc/passwd",
+    ],
 )
 async def test_forged_callback_data_changes_nothing(
     sandbox: Sandbox, admin: SandboxUser, data: str
@@ -67,8 +84,11 @@ async def test_forged_callback_data_changes_nothing(
     before = len(await audit_rows(sandbox))
     await person.press_data(menu.last, data)
     answer = sandbox.api.callback_answers[-1]
-    assert answer.text and ("no longer valid" in answer.text or "is for the role" in answer.text
-                            or "does not exist" in answer.text)
+    assert answer.text and (
+        "no longer valid" in answer.text
+        or "is for the role" in answer.text
+        or "does not exist" in answer.text
+    )
     assert len(await audit_rows(sandbox)) == before
     row = await member_row(sandbox, person.id)
     assert row is not None and row.role == "member" and row.language is None
@@ -93,8 +113,11 @@ async def test_edited_command_is_not_run_again(sandbox: Sandbox, admin: SandboxU
     person = sandbox.user(201, "Aigerim", username="aigerim")
     await make_member(sandbox, person)
     await admin.send("/promote @aigerim focal_point KZ")
-    original = next(m for m in sandbox.api.messages.values()
-                    if m.from_id == admin.id and (m.text or "").startswith("/promote"))
+    original = next(
+        m
+        for m in sandbox.api.messages.values()
+        if m.from_id == admin.id and (m.text or "").startswith("/promote")
+    )
     replies = await admin.edit(original, "/remove @aigerim")
     assert replies == []
     row = await member_row(sandbox, person.id)
@@ -116,7 +139,9 @@ async def test_group_messages_from_non_members_get_nothing(sandbox: Sandbox) -> 
 
 
 async def test_an_exception_in_a_handler_is_reported_and_the_bot_goes_on(
-    sandbox: Sandbox, admin: SandboxUser, monkeypatch: pytest.MonkeyPatch,
+    sandbox: Sandbox,
+    admin: SandboxUser,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     def explode(*args: object, **kwargs: object) -> None:

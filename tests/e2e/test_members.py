@@ -13,8 +13,9 @@ async def test_members_list_groups_by_country_and_pages(
     countries = ["KZ", "KG", "TJ", "TM", "UZ", "AF", "IR", "PK"]
     for index in range(45):
         person = sandbox.user(1000 + index, f"Person{index:02d}")
-        await make_member(sandbox, person, "focal_point" if index < 8 else "member",
-                          country=countries[index % 8])
+        await make_member(
+            sandbox, person, "focal_point" if index < 8 else "member", country=countries[index % 8]
+        )
     first = await admin.send("/members")
     assert "46 people" in first.text  # 45 and the admin
     assert "Kazakhstan (KZ)" in first.text
@@ -43,8 +44,11 @@ async def test_moderator_promotes_a_focal_point_with_country_and_agency(
     assert "focal point" in done.text and "Kazakhstan" in done.text
     row = await member_row(sandbox, person.id)
     assert row is not None
-    assert (row.role, row.country, row.agency) == ("focal_point", "KZ",
-                                                   "Financial <Monitoring> Agency")
+    assert (row.role, row.country, row.agency) == (
+        "focal_point",
+        "KZ",
+        "Financial <Monitoring> Agency",
+    )
     # The new focal point's menu is unchanged (members' menu); a moderator gets their own.
     entry = (await audit_rows(sandbox))[-1]
     assert entry.action == AuditAction.ROLE_CHANGED and "member -> focal_point" in entry.detail
@@ -84,7 +88,10 @@ async def test_demote_and_setcountry(sandbox: Sandbox, admin: SandboxUser) -> No
     assert "Tajikistan" in (await admin.send("/setcountry @aigerim tj Drug Control Agency")).text
     row = await member_row(sandbox, person.id)
     assert row is not None and (row.role, row.country, row.agency) == (
-        "member", "TJ", "Drug Control Agency")
+        "member",
+        "TJ",
+        "Drug Control Agency",
+    )
     assert "No member" in (await admin.send("/demote @nobody_here")).text
     assert "Usage" in (await admin.send("/demote")).text
 
@@ -101,5 +108,7 @@ async def test_audit_log_shows_changes_newest_first_to_admins_only(
     assert text.index("removed") < text.index("role changed") < text.index("admitted")
     assert "moved to another post" in text
     assert "Asia/Almaty" in text  # times in the reader's zone, named
-    assert "is for the role" in (await person.send("/audit")).text or "only for members" in (
-        await person.send("/audit")).text
+    assert (
+        "is for the role" in (await person.send("/audit")).text
+        or "only for members" in (await person.send("/audit")).text
+    )

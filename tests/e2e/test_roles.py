@@ -40,8 +40,13 @@ async def _people(sandbox: Sandbox) -> dict[str, SandboxUser]:
         "admin": sandbox.user(ADMIN_ID, "Ayana", username="ayana_admin"),
     }
     await make_member(sandbox, people["member"], "member")
-    await make_member(sandbox, people["focal_point"], "focal_point", country="KZ",
-                      agency="Financial Monitoring Agency")
+    await make_member(
+        sandbox,
+        people["focal_point"],
+        "focal_point",
+        country="KZ",
+        agency="Financial Monitoring Agency",
+    )
     await make_member(sandbox, people["moderator"], "moderator")
     return people
 

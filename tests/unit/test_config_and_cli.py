@@ -17,11 +17,20 @@ TOKEN = "123456789:AAHk-fake-token-for-tests-only-0123456789"
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(
-        ("BOT_", "DATABASE_", "ADMIN_", "GROUP_", "DEFAULT_", "MODE", "WEBHOOK_", "AUTO_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("BOT_", "DATABASE_", "ADMIN_", "GROUP_", "DEFAULT_", "MODE", "WEBHOOK_", "AUTO_")
+        )
+    }
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], env={**clean, **env}, cwd=cwd,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "bot", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -34,8 +43,14 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         ({"GROUP_CHAT_ID": "the group"}, "GROUP_CHAT_ID"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"MODE": "webhook", "WEBHOOK_URL": "http://insecure"}, "WEBHOOK_URL"),
-        ({"MODE": "webhook", "WEBHOOK_URL": "https://bot.example.org/tg",
-          "WEBHOOK_SECRET": "short"}, "WEBHOOK_SECRET"),
+        (
+            {
+                "MODE": "webhook",
+                "WEBHOOK_URL": "https://bot.example.org/tg",
+                "WEBHOOK_SECRET": "short",
+            },
+            "WEBHOOK_SECRET",
+        ),
         ({}, "BOT_TOKEN"),
         ({"BOT_TOKEN": "not-a-token"}, "BOT_TOKEN"),
     ],
