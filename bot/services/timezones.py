@@ -95,7 +95,9 @@ def parse(text: str) -> str:
     match = _OFFSET_RE.match(text)
     if match:
         sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
-        if minutes not in (0, 15, 30, 45) or hours > 14 or (hours == 14 and minutes):
+        # Real offsets run from UTC-12:00 to UTC+14:00, in quarter hours.
+        limit = 14 if sign == "+" else 12
+        if minutes not in (0, 15, 30, 45) or hours > limit or (hours == limit and minutes):
             raise ServiceError("timezone_bad_offset", value=text)
         return f"UTC{sign}{hours:02d}:{minutes:02d}" if hours or minutes else "UTC"
     raise ServiceError("timezone_unknown", value=text)
