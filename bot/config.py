@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
+    # How long another bot process may act on a stale role (PostgreSQL, several processes).
+    member_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -68,7 +68,9 @@ class Database:
         async with self._sessions() as session:
             try:
                 yield session
-                await session.commit()
+                # A session that never touched the database has nothing to commit.
+                if session.in_transaction():
+                    await session.commit()
             except BaseException:
                 await session.rollback()
                 raise

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "Entity",
@@ -76,8 +77,10 @@ _SPACE = " \t\n\r\f\v"
 
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit Telegram uses for offsets and length limits."""
-    # Characters outside the BMP take a surrogate pair.
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    # Characters outside the BMP take a surrogate pair; the codec counts them at C speed.
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _byte_offset(html: str, index: int) -> int:
@@ -371,8 +374,16 @@ def _parse(html: str) -> _Parsed:
 
 def parse_html(html: str) -> tuple[str, list[Entity]]:
     """Return the plain text and entities Telegram would produce; raise TelegramHtmlError."""
+    text, entities = _parse_cached(html)
+    return text, list(entities)
+
+
+@lru_cache(maxsize=512)
+def _parse_cached(html: str) -> tuple[str, tuple[Entity, ...]]:
+    # The same message is often checked several times (the sandbox checks every request, a
+    # broadcast sends one text to many): parse each distinct text once. Errors are not cached.
     parsed = _parse(html)
-    return parsed.text, parsed.entities
+    return parsed.text, tuple(parsed.entities)
 
 
 def visible_length(html: str) -> int:
@@ -417,6 +428,9 @@ def split_html(html: str, limit: int = 4096) -> list[str]:
     """
     if limit < 1:
         raise ValueError("limit must be positive")
+    # Tags and entities only shorten the text: a short source needs no parsing at all.
+    if utf16_len(html) <= limit:
+        return [html]
     parsed = _parse(html)
     text = parsed.text
     if utf16_len(text) <= limit:

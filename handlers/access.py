@@ -42,7 +42,7 @@ async def start(update: Update, context: CallbackContext, caller: Caller) -> int
             language=caller.locale,
         )
         if outcome is invites.Redemption.ADMITTED:
-            caller.member = await members.by_telegram_id(caller.session, caller.user.id)
+            caller.became(await members.by_telegram_id(caller.session, caller.user.id))
         await reply(update, caller.render("access/invite_result.html", outcome=outcome.value))
         return None
     if caller.role is not None:

@@ -23,9 +23,10 @@ from telegram.ext import ContextTypes
 from bot.context import AppContext
 from bot.html_text import parse_html, split_html
 from bot.i18n import gettext, pick_language
-from bot.models import Admission, Member, Role
+from bot.models import Admission, Member, MemberStatus, Role
 from bot.render import TELEGRAM_TEXT_LIMIT, render
 from bot.services import members, timezones
+from bot.services.identity import Identity
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,14 @@ def app_context(context: CallbackContext) -> AppContext:
 
 @dataclass
 class Caller:
-    """The person behind an update, as the bot sees them."""
+    """The person behind an update, as the bot sees them.
+
+    `identity` (always resolved, usually from memory) decides the role, language and zone;
+    `member` (the database row, for handlers that change something) is loaded only on request.
+    """
 
     user: User
+    identity: Identity | None
     member: Member | None
     locale: str
     session: AsyncSession
@@ -52,11 +58,11 @@ class Caller:
 
     @property
     def role(self) -> Role | None:
-        return Role(self.member.role) if members.has_access(self.member) else None
+        return self.identity.role if self.identity and self.identity.has_access else None
 
     @property
     def zone(self) -> tzinfo:
-        name = self.member.timezone if self.member else None
+        name = self.identity.timezone if self.identity else None
         return timezones.zone(name, self.app.settings.default_timezone)
 
     @property
@@ -79,6 +85,12 @@ class Caller:
     def profile(self) -> members.Profile:
         return profile_of(self.user)
 
+    def became(self, member: Member | None) -> None:
+        """The caller's row changed during this update (admitted, language set, forgotten)."""
+        self.member = member
+        self.identity = Identity.of(member) if member is not None else None
+        self.locale = _language(self.identity, self.user, self.app)
+
 
 def profile_of(user: User) -> members.Profile:
     return members.Profile(user.id, user.full_name, user.username)
@@ -94,36 +106,49 @@ async def _in_group_chat(context: CallbackContext, group_id: int, user_id: int) 
     return status in IN_CHAT and getattr(chat_member, "is_member", True) is not False
 
 
-async def resolve(update: Update, context: CallbackContext, session: AsyncSession) -> Caller | None:
+async def resolve(
+    update: Update, context: CallbackContext, session: AsyncSession, *, load_member: bool = True
+) -> Caller | None:
     user = update.effective_user
     chat = update.effective_chat
     if user is None or user.is_bot:
         return None
     app = app_context(context)
-    member = await members.by_telegram_id(session, user.id)
+    profile = profile_of(user)
+    identity = await app.identities.lookup(session, user.id)
+    member: Member | None = None
     group_id = app.settings.group_chat_id
-    if member is None and group_id is not None:
+    if identity is None and group_id is not None:
         # Someone in the working group's chat is a member: admit on first contact.
         seen_in_group = chat is not None and chat.id == group_id
         if seen_in_group or await _in_group_chat(context, group_id, user.id):
-            member = await members.admit(
-                session, profile_of(user), via=Admission.GROUP, now=app.clock.now()
-            )
-    if member is not None and members.has_access(member):
-        await members.refresh_profile(session, member, profile_of(user))
-    locale = pick_language(
-        member.language if members.has_access(member) and member else None,
-        user.language_code,
-        app.settings.default_language,
-    )
+            member = await members.admit(session, profile, via=Admission.GROUP, now=app.clock.now())
+    elif identity is not None:
+        # Keep name and username current, and wake an inactive member up: they wrote to us.
+        stale = identity.has_access and (
+            not identity.matches(profile) or identity.status == MemberStatus.INACTIVE
+        )
+        if load_member or stale:
+            member = await members.by_telegram_id(session, user.id)
+            if member is not None and stale:
+                await members.refresh_profile(session, member, profile)
+    if member is not None:
+        identity = Identity.of(member)
     return Caller(
         user=user,
+        identity=identity,
         member=member,
-        locale=locale,
+        locale=_language(identity, user, app),
         session=session,
         app=app,
         chat_type=chat.type if chat else ChatType.PRIVATE,
     )
+
+
+def _language(identity: Identity | None, user: User, app: AppContext) -> str:
+    """The member's choice, else Telegram's language_code, else the default."""
+    chosen = identity.language if identity is not None and identity.has_access else None
+    return pick_language(chosen, user.language_code, app.settings.default_language)
 
 
 Handler = Callable[[Update, CallbackContext, Caller], Awaitable[Any]]
@@ -169,16 +194,20 @@ def _plain(html: str) -> str:
 
 
 def command(
-    role: Role | None = Role.MEMBER, *, private_only: bool = True
+    role: Role | None = Role.MEMBER, *, private_only: bool = True, load_member: bool = True
 ) -> Callable[[Handler], Callable[[Update, CallbackContext], Awaitable[Any]]]:
-    """Wrap a command handler: session, caller, role check, private-chat check."""
+    """Wrap a command handler: session, caller, role check, private-chat check.
+
+    `load_member=False` for handlers that only read who the caller is (no database round trip
+    when the caller is known).
+    """
 
     def decorate(handler: Handler) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
         @wraps(handler)
         async def wrapper(update: Update, context: CallbackContext) -> Any:
             app = app_context(context)
             async with app.db.session() as session:
-                caller = await resolve(update, context, session)
+                caller = await resolve(update, context, session, load_member=load_member)
                 if caller is None:
                     return None
                 if not caller.may(role):
@@ -195,7 +224,7 @@ def command(
 
 
 def button(
-    role: Role | None = Role.MEMBER,
+    role: Role | None = Role.MEMBER, *, load_member: bool = True
 ) -> Callable[[Handler], Callable[[Update, CallbackContext], Awaitable[Any]]]:
     """Wrap a callback-query handler: the role is checked again on every press."""
 
@@ -204,7 +233,7 @@ def button(
         async def wrapper(update: Update, context: CallbackContext) -> Any:
             app = app_context(context)
             async with app.db.session() as session:
-                caller = await resolve(update, context, session)
+                caller = await resolve(update, context, session, load_member=load_member)
                 if caller is None:
                     return None
                 if not caller.may(role):

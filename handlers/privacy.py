@@ -10,10 +10,11 @@ from bot.services import access_requests, members
 from handlers.common import CallbackContext, Caller, button, command, reply
 
 
-@command(role=None, private_only=False)
+@command(role=None, private_only=False, load_member=False)
 async def privacy_command(update: Update, context: CallbackContext, caller: Caller) -> None:
     await reply(
-        update, caller.render("privacy/privacy.html", member=caller.member if caller.role else None)
+        update,
+        caller.render("privacy/privacy.html", member=caller.identity if caller.role else None),
     )
 
 

@@ -43,7 +43,7 @@ async def choose_language(update: Update, context: CallbackContext, caller: Call
     assert query is not None and query.data is not None and caller.member is not None
     code = query.data.removeprefix("lang:")
     await members.set_language(caller.session, caller.member, code)
-    caller.locale = code
+    caller.became(caller.member)
     await query.answer()
     await query.edit_message_text(
         caller.render("settings/language_set.html", name=LANGUAGE_NAMES[code]),
@@ -82,6 +82,7 @@ async def timezone_command(update: Update, context: CallbackContext, caller: Cal
         return
     assert caller.member is not None
     await members.set_timezone(caller.session, caller.member, name)
+    caller.became(caller.member)
     await reply(
         update, caller.render("settings/timezone_set.html", zone=caller.zone, now=caller.now)
     )
@@ -96,6 +97,7 @@ async def choose_zone(update: Update, context: CallbackContext, caller: Caller) 
         await query.answer(caller.t("This button is no longer valid."), show_alert=True)
         return
     await members.set_timezone(caller.session, caller.member, name)
+    caller.became(caller.member)
     await query.answer()
     await query.edit_message_text(
         caller.render("settings/timezone_set.html", zone=caller.zone, now=caller.now),

@@ -147,7 +147,7 @@ async def test_an_exception_in_a_handler_is_reported_and_the_bot_goes_on(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(help_handlers, "available", explode)
+    monkeypatch.setattr(help_handlers, "help_text", explode)
     replies = await admin.send("/help secret words")
     assert "something went wrong" in replies.text
     assert "boom" in caplog.text and "secret words" not in caplog.text

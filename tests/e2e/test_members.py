@@ -112,3 +112,16 @@ async def test_audit_log_shows_changes_newest_first_to_admins_only(
         "is for the role" in (await person.send("/audit")).text
         or "only for members" in (await person.send("/audit")).text
     )
+
+
+async def test_a_demoted_moderator_loses_the_commands_at_once(
+    sandbox: Sandbox, admin: SandboxUser
+) -> None:
+    moderator = sandbox.user(200, "Marat", username="marat")
+    await make_member(sandbox, moderator, "moderator")
+    assert "Members" in (await moderator.send("/members")).text
+    await admin.send("/demote @marat")
+    assert "is for the role" in (await moderator.send("/members")).text
+    await admin.send("/remove @marat")
+    help_text = (await moderator.send("/help")).text
+    assert "ask the moderators for access" in help_text and "/members" not in help_text
