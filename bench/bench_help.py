@@ -279,6 +279,7 @@ class Options:
     check: bool
     timeout: float
     profile: bool
+    cold: bool = False
 
 
 class Profiler:
@@ -364,6 +365,9 @@ async def bench(options: Options, database_url: str) -> Figures:
         await run_round(wgbot, member_ids, options.timeout)
         for number in range(1, options.rounds + 1):
             echo.results.append(await run_round(echo, member_ids, options.timeout))
+            if options.cold:
+                # Every member unknown to the process, as on the first message after a start.
+                wgbot.app.bot_data["app"].identities.clear()
             wgbot.results.append(await run_round(wgbot, member_ids, options.timeout, profiler))
             print(
                 f"  round {number}: wgbot {wgbot.results[-1].rate:.0f} upd/s, "
@@ -398,11 +402,22 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="profile the measured wgbot rounds (pyinstrument if importable, "
         "else cProfile) and print the report to stderr",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="empty wgbot's who-is-who cache before each round (first contact after a start)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.members < 1:
         parser.error("--rounds and --members must be at least 1")
     return Options(
-        args.rounds, args.members, args.target, not args.no_check, args.timeout, args.profile
+        args.rounds,
+        args.members,
+        args.target,
+        not args.no_check,
+        args.timeout,
+        args.profile,
+        args.cold,
     )
 
 
@@ -418,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"help_{options.members}_members: FAILED: {exc}", file=sys.stderr)
             return 2
     ratio = figures.wgbot / figures.echo
-    name = f"help_{options.members}_members"
+    name = f"help_{options.members}_members" + ("_cold" if options.cold else "")
     print(
         f"{name}: wgbot {figures.wgbot:.0f} upd/s, bare echo {figures.echo:.0f} upd/s, "
         f"ratio {ratio:.2f} (target >= {options.target:.2f})"
