@@ -22,7 +22,7 @@ from bot.models import AccessRequest, Member, Role
 from bot.render import render
 from bot.services import access_requests, invites, members
 from bot.services.errors import ServiceError
-from handlers.common import NO_PREVIEW, CallbackContext, Caller, button, command, reply
+from handlers.common import NO_PREVIEW, CallbackContext, Caller, button, command, edit, reply
 from handlers.errors import explain
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ async def receive_note(update: Update, context: CallbackContext, caller: Caller)
         )
     moderators = await members.with_role_at_least(caller.session, Role.MODERATOR)
     await caller.session.commit()
-    await notify_moderators(context, moderators, request)
+    await notify_moderators(context, caller, moderators, request)
     await reply(update, caller.render("access/request_sent.html"))
     return ConversationHandler.END
 
@@ -124,11 +124,11 @@ def _decision_buttons(request_id: int, language: str) -> InlineKeyboardMarkup:
 
 
 async def notify_moderators(
-    context: CallbackContext, moderators: list[Member], request: AccessRequest
+    context: CallbackContext, caller: Caller, moderators: list[Member], request: AccessRequest
 ) -> None:
     """Sent directly for now; the delivery outbox will carry these once it exists."""
     for moderator in moderators:
-        language = moderator.language or "en"
+        language = moderator.language or caller.app.settings.default_language
         text = render("access/request_for_moderators.html", language, request=request)
         try:
             await context.bot.send_message(
@@ -138,6 +138,9 @@ async def notify_moderators(
                 reply_markup=_decision_buttons(request.id or 0, language),
                 link_preview_options=NO_PREVIEW,
             )
+        except Forbidden:
+            # Blocked the bot: kept, marked inactive, skipped until they write again.
+            await members.mark_inactive(caller.session, moderator.telegram_id)
         except TelegramError as exc:
             log.warning(
                 "could not tell moderator #%s about access request #%s: %s",
@@ -166,12 +169,11 @@ async def decide(update: Update, context: CallbackContext, caller: Caller) -> No
         return
     await caller.session.commit()
     await query.answer()
-    await query.edit_message_text(
+    await edit(
+        update,
         caller.render(
             "access/decided.html", request=request, approved=approve, moderator=caller.member
         ),
-        parse_mode=ParseMode.HTML,
-        link_preview_options=NO_PREVIEW,
     )
     language = pick_language(request.language, None, caller.app.settings.default_language)
     template = "access/approved.html" if approve else "access/denied.html"

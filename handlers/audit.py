@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.models import Role
 from bot.services import audit
-from handlers.common import CallbackContext, Caller, button, command, reply
+from handlers.common import CallbackContext, Caller, button, command, edit, reply
 
 
 async def _page(caller: Caller, number: int) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -37,7 +36,7 @@ async def audit_page(update: Update, context: CallbackContext, caller: Caller) -
     assert query is not None and query.data is not None
     text, markup = await _page(caller, int(query.data.split(":")[1]))
     await query.answer()
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    await edit(update, text, markup)
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update, User
 from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.context import AppContext
@@ -175,6 +175,25 @@ async def reply(
             do_quote=False,
         )
     return sent
+
+
+async def edit(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Replace the text of the message whose button was pressed.
+
+    An edit cannot become two messages: text over Telegram's limit keeps its first part only.
+    Pressing a button that changes nothing is not an error for the person who pressed it.
+    """
+    query = update.callback_query
+    if query is None:
+        return
+    first = split_html(text, TELEGRAM_TEXT_LIMIT)[0]
+    try:
+        await query.edit_message_text(
+            first, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+        )
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
 
 
 async def refuse(update: Update, caller: Caller, role: Role | None) -> None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import re
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.models import Role
 from bot.services import invites
 from bot.services.errors import ServiceError
-from handlers.common import NO_PREVIEW, CallbackContext, Caller, args_text, button, command, reply
+from handlers.common import (
+    CallbackContext,
+    Caller,
+    args_text,
+    button,
+    command,
+    edit,
+    reply,
+)
 from handlers.errors import explain
 
 _USES_RE = re.compile(r"^(\d{1,4})x?$")
@@ -96,9 +103,7 @@ async def revoke(update: Update, context: CallbackContext, caller: Caller) -> No
         return
     await query.answer(caller.t("Revoked."))
     text, markup = await _list(caller, context.bot.username)
-    await query.edit_message_text(
-        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
-    )
+    await edit(update, text, markup)
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.models import Member, Role
 from bot.services import countries, members
 from bot.services.errors import ServiceError
-from handlers.common import NO_PREVIEW, CallbackContext, Caller, args_text, button, command, reply
+from handlers.common import (
+    CallbackContext,
+    Caller,
+    args_text,
+    button,
+    command,
+    edit,
+    reply,
+)
 from handlers.errors import explain
 from handlers.menu import publish_for
 
@@ -87,9 +94,7 @@ async def members_page(update: Update, context: CallbackContext, caller: Caller)
         return
     text, markup = await _show_members(caller, int(raw_page), filter_text)
     await query.answer()
-    await query.edit_message_text(
-        text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
-    )
+    await edit(update, text, markup)
 
 
 async def _changed(

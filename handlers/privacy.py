@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.services import access_requests, members
-from handlers.common import CallbackContext, Caller, button, command, reply
+from handlers.common import CallbackContext, Caller, button, command, edit, reply
 
 
 @command(role=None, private_only=False, load_member=False)
@@ -47,17 +46,13 @@ async def forget_answer(update: Update, context: CallbackContext, caller: Caller
     assert query is not None
     await query.answer()
     if query.data != "forget:yes":
-        await query.edit_message_text(
-            caller.render("privacy/forget_kept.html"), parse_mode=ParseMode.HTML
-        )
+        await edit(update, caller.render("privacy/forget_kept.html"))
         return
     if caller.member is not None:
         await members.forget(caller.session, caller.member, caller.now)
     else:
         await access_requests.forget(caller.session, caller.user.id)
-    await query.edit_message_text(
-        caller.render("privacy/forgotten.html"), parse_mode=ParseMode.HTML
-    )
+    await edit(update, caller.render("privacy/forgotten.html"))
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.config import SUPPORTED_LANGUAGES
 from bot.models import Role
 from bot.services import members, timezones
 from bot.services.errors import ServiceError
-from handlers.common import CallbackContext, Caller, args_text, button, command, reply
+from handlers.common import CallbackContext, Caller, args_text, button, command, edit, reply
 from handlers.errors import explain
 from handlers.menu import publish_for
 
@@ -45,10 +44,7 @@ async def choose_language(update: Update, context: CallbackContext, caller: Call
     await members.set_language(caller.session, caller.member, code)
     caller.became(caller.member)
     await query.answer()
-    await query.edit_message_text(
-        caller.render("settings/language_set.html", name=LANGUAGE_NAMES[code]),
-        parse_mode=ParseMode.HTML,
-    )
+    await edit(update, caller.render("settings/language_set.html", name=LANGUAGE_NAMES[code]))
     if Role(caller.member.role).at_least(Role.MODERATOR):
         await publish_for(context.bot, caller.member)
 
@@ -99,9 +95,8 @@ async def choose_zone(update: Update, context: CallbackContext, caller: Caller) 
     await members.set_timezone(caller.session, caller.member, name)
     caller.became(caller.member)
     await query.answer()
-    await query.edit_message_text(
-        caller.render("settings/timezone_set.html", zone=caller.zone, now=caller.now),
-        parse_mode=ParseMode.HTML,
+    await edit(
+        update, caller.render("settings/timezone_set.html", zone=caller.zone, now=caller.now)
     )
 
 

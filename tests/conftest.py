@@ -190,3 +190,11 @@ async def audit_rows(sandbox: Sandbox) -> list:  # type: ignore[type-arg]
     app = sandbox.app.bot_data["app"]
     async with app.db.session() as session:
         return list(await session.exec(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # A skipped test is a test that did not run: the suite has none on purpose, so fail the run.
+    skipped = terminalreporter.stats.get("skipped", [])
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} test(s) skipped: failing the run", red=True)
+        terminalreporter._session.exitstatus = pytest.ExitCode.TESTS_FAILED  # type: ignore[attr-defined]

@@ -150,6 +150,24 @@ class SandboxUser:
         replies.extend(await self.sandbox.process({"message": message}))
         return replies
 
+    async def vote(self, message: StoredMessage, option_ids: list[int]) -> Replies:
+        """A vote in a non-anonymous poll the bot sent (Telegram sends the bot a poll_answer)."""
+        poll = message.poll
+        if poll is None or poll["is_closed"]:
+            raise AssertionError("no open poll in that message")
+        for index in option_ids:
+            poll["options"][index]["voter_count"] += 1
+        poll["total_voter_count"] += 1
+        answer = {
+            "poll_id": poll["id"],
+            "user": self._from(),
+            "option_ids": option_ids,
+            "option_persistent_ids": [poll["options"][i]["persistent_id"] for i in option_ids],
+        }
+        replies = await self.sandbox.process({"poll_answer": answer})
+        replies.extend(await self.sandbox.poll_state(message))
+        return replies
+
     async def block(self) -> Replies:
         self.api.blocked.add(self.id)
         bot = {
@@ -251,6 +269,21 @@ class Sandbox:
             for key, m in sorted(self.api.messages.items())
             if key not in before and m.from_id == BOT_ID
         )
+
+    async def poll_state(self, message: StoredMessage) -> Replies:
+        """Telegram's `poll` update: the poll's current counts (how anonymous votes arrive)."""
+        if message.poll is None:
+            raise AssertionError("that message has no poll")
+        return await self.process({"poll": dict(message.poll)})
+
+    async def anonymous_votes(self, message: StoredMessage, counts: list[int]) -> Replies:
+        """Anonymous voters chose these counts per option: the bot learns only the totals."""
+        if message.poll is None:
+            raise AssertionError("that message has no poll")
+        for option, count in zip(message.poll["options"], counts, strict=True):
+            option["voter_count"] += count
+        message.poll["total_voter_count"] += sum(counts)
+        return await self.poll_state(message)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -382,10 +382,14 @@ class FakeBotAPI:
         )
         return self.message_json(message)
 
-    def _file(self, value: Any, files: dict[str, Any], kind: str) -> dict[str, Any]:
-        file_id = f"{kind}-{next(self._file_ids)}"
+    def _file(self, field: str, params: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"{field}-{next(self._file_ids)}"
         name = "file"
         content = b""
+        value = params.get(field)
+        if value is None and field in files:
+            # python-telegram-bot sends an upload as a multipart part named after the field.
+            value = f"attach://{field}"
         if isinstance(value, str) and value.startswith("attach://"):
             upload = files.get(value.removeprefix("attach://"))
             if upload is None:
@@ -409,7 +413,7 @@ class FakeBotAPI:
 
     async def _m_senddocument(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self._private_or_group(params.get("chat_id"))
-        document = self._file(params.get("document"), files, "doc")
+        document = self._file("document", params, files)
         caption = params.get("caption")
         plain, entities = (None, [])
         if caption:
@@ -426,7 +430,7 @@ class FakeBotAPI:
 
     async def _m_sendphoto(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self._private_or_group(params.get("chat_id"))
-        photo = self._file(params.get("photo"), files, "photo")
+        photo = self._file("photo", params, files)
         photo_sizes = [{**photo, "width": 800, "height": 600}]
         caption = params.get("caption")
         plain, entities = (None, [])
@@ -445,8 +449,12 @@ class FakeBotAPI:
     async def _m_sendpoll(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self._private_or_group(params.get("chat_id"))
         options = [
-            {"text": o["text"] if isinstance(o, dict) else str(o), "voter_count": 0}
-            for o in params.get("options", [])
+            {
+                "persistent_id": str(index),
+                "text": o["text"] if isinstance(o, dict) else str(o),
+                "voter_count": 0,
+            }
+            for index, o in enumerate(params.get("options", []))
         ]
         poll = {
             "id": f"poll-{next(self._file_ids)}",
@@ -457,6 +465,8 @@ class FakeBotAPI:
             "is_anonymous": params.get("is_anonymous", True),
             "type": params.get("type", "regular"),
             "allows_multiple_answers": params.get("allows_multiple_answers", False),
+            "allows_revoting": params.get("allows_revoting", True),
+            "members_only": params.get("members_only", False),
         }
         if "close_date" in params:
             poll["close_date"] = params["close_date"]

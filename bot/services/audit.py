@@ -43,7 +43,7 @@ async def record(
 
 
 async def page(
-    session: AsyncSession, page_number: int, page_size: int = 20
+    session: AsyncSession, page_number: int, page_size: int = 10
 ) -> tuple[list[AuditEntry], int]:
     """Newest first; returns the entries of one page and the number of pages."""
     total = (await session.exec(select(func.count()).select_from(AuditEntry))).one()

@@ -195,3 +195,18 @@ async def test_member_who_blocks_the_bot_is_kept_as_inactive(
     await person.send("/help")
     member = await member_row(sandbox, person.id)
     assert member is not None and member.status == MemberStatus.ACTIVE
+
+
+async def test_a_moderator_who_blocked_the_bot_is_marked_inactive_not_lost(
+    sandbox: Sandbox, admin: SandboxUser
+) -> None:
+    moderator = sandbox.user(200, "Marat", username="marat_mod")
+    await make_member(sandbox, moderator, "moderator")
+    sandbox.api.blocked.add(moderator.id)  # blocked without the bot noticing (no update)
+    stranger = sandbox.user(305, "Guest")
+    welcome = await stranger.send("/start")
+    await stranger.press(welcome.last, "Request access")
+    sent = await stranger.send("FIU analyst")
+    assert len(sent.to(admin.id)) == 1 and sent.to(moderator.id) == []
+    row = await member_row(sandbox, moderator.id)
+    assert row is not None and row.status == MemberStatus.INACTIVE and row.role == "moderator"

@@ -125,3 +125,21 @@ async def test_a_demoted_moderator_loses_the_commands_at_once(
     await admin.send("/remove @marat")
     help_text = (await moderator.send("/help")).text
     assert "ask the moderators for access" in help_text and "/members" not in help_text
+
+
+async def test_pages_of_long_names_fit_one_message_and_turn(
+    sandbox: Sandbox, admin: SandboxUser
+) -> None:
+    for index in range(45):
+        person = sandbox.user(3000 + index, "Ж" * 64, last_name="Щ" * 64, username=f"p{index}")
+        await make_member(sandbox, person, country="AF", agency="A" * 200)
+        await person.send("/start")  # the bot learns the full 129-character name
+        if index < 20:
+            await admin.send(f"/remove @p{index} " + "reason " * 40)
+    for command, pages in (("/members", 2), ("/audit", 7)):
+        first = await admin.send(command)
+        assert len(first) == 1, command  # one message, so the page buttons can turn it
+        assert f"of {pages}" in first.text
+        for _ in range(pages - 1):
+            await admin.press(first.last, "▶")
+        assert f"Page {pages} of {pages}" in (first.last.text or "")

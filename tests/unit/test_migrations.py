@@ -64,3 +64,17 @@ async def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:
             assert await connection.run_sync(_diff) == []
     finally:
         await db.dispose()
+
+
+async def test_sqlite_runs_with_wal_busy_timeout_and_foreign_keys(db: Database) -> None:
+    if db.dialect != "sqlite":
+        assert db.dialect == "postgresql"
+        return
+    from sqlalchemy import text
+
+    async with db.engine.connect() as connection:
+        pragmas = {
+            name: (await connection.execute(text(f"PRAGMA {name}"))).scalar()
+            for name in ("journal_mode", "busy_timeout", "foreign_keys")
+        }
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": 5000, "foreign_keys": 1}
