@@ -14,16 +14,16 @@ async def test_the_bots_bad_requests_are_refused_like_telegram(
     sandbox: Sandbox, admin: SandboxUser
 ) -> None:
     bot = sandbox.app.bot
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(admin.id, "<b>unclosed", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(admin.id, "<script>x</script>", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)too long|MESSAGE_TOO_LONG"):
+    with pytest.raises(BadRequest, match=r"(?i)too long|MESSAGE_TOO_LONG"):
         await bot.send_message(admin.id, "x" * 4097)
-    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("b", callback_data="x" * 65)]])
         await bot.send_message(admin.id, "hi", reply_markup=markup)
-    with pytest.raises(BadRequest, match="(?i)empty"):
+    with pytest.raises(BadRequest, match=r"(?i)empty"):
         await bot.send_message(admin.id, "   ")
     assert len(sandbox.api.violations) == 5
     sandbox.api.violations.clear()  # expected here; any other test fails on one
@@ -31,11 +31,11 @@ async def test_the_bots_bad_requests_are_refused_like_telegram(
 
 async def test_bot_cannot_write_first_or_to_someone_who_blocked_it(sandbox: Sandbox) -> None:
     never_started = sandbox.user(800, "Quiet")
-    with pytest.raises(Forbidden, match="(?i)initiate conversation"):
+    with pytest.raises(Forbidden, match=r"(?i)initiate conversation"):
         await sandbox.app.bot.send_message(never_started.id, "hello")
     await never_started.send("/start")
     await never_started.block()
-    with pytest.raises(Forbidden, match="(?i)blocked"):
+    with pytest.raises(Forbidden, match=r"(?i)blocked"):
         await sandbox.app.bot.send_message(never_started.id, "hello")
 
 
@@ -54,7 +54,7 @@ async def test_messages_edits_deletions_pins_and_files_are_kept(
     assert sandbox.api.files[document.document.file_id] == b"BEGIN:VCALENDAR"
     await bot.delete_message(GROUP_ID, sent.message_id)
     assert stored.deleted
-    with pytest.raises(BadRequest, match="(?i)not found"):
+    with pytest.raises(BadRequest, match=r"(?i)not found"):
         await bot.delete_message(GROUP_ID, sent.message_id)
 
 
