@@ -212,57 +212,48 @@ def _plain(html: str) -> str:
     return parse_html(html)[0]
 
 
+Wrapped = Callable[[Update, CallbackContext], Awaitable[Any]]
+
+
+def _guarded(
+    handler: Handler, role: Role | None, *, private_only: bool, load_member: bool
+) -> Wrapped:
+    @wraps(handler)
+    async def wrapper(update: Update, context: CallbackContext) -> Any:
+        app = app_context(context)
+        async with app.db.session() as session:
+            caller = await resolve(update, context, session, load_member=load_member)
+            if caller is None:
+                return None
+            if not caller.may(role):
+                await refuse(update, caller, role)
+                return None
+            if private_only and not caller.is_private:
+                await reply(update, caller.render("common/private_only.html"))
+                return None
+            return await handler(update, context, caller)
+
+    return wrapper
+
+
 def command(
     role: Role | None = Role.MEMBER, *, private_only: bool = True, load_member: bool = True
-) -> Callable[[Handler], Callable[[Update, CallbackContext], Awaitable[Any]]]:
+) -> Callable[[Handler], Wrapped]:
     """Wrap a command handler: session, caller, role check, private-chat check.
 
     `load_member=False` for handlers that only read who the caller is (no database round trip
     when the caller is known).
     """
-
-    def decorate(handler: Handler) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-        @wraps(handler)
-        async def wrapper(update: Update, context: CallbackContext) -> Any:
-            app = app_context(context)
-            async with app.db.session() as session:
-                caller = await resolve(update, context, session, load_member=load_member)
-                if caller is None:
-                    return None
-                if not caller.may(role):
-                    await refuse(update, caller, role)
-                    return None
-                if private_only and not caller.is_private:
-                    await reply(update, caller.render("common/private_only.html"))
-                    return None
-                return await handler(update, context, caller)
-
-        return wrapper
-
-    return decorate
+    return lambda handler: _guarded(
+        handler, role, private_only=private_only, load_member=load_member
+    )
 
 
 def button(
     role: Role | None = Role.MEMBER, *, load_member: bool = True
-) -> Callable[[Handler], Callable[[Update, CallbackContext], Awaitable[Any]]]:
+) -> Callable[[Handler], Wrapped]:
     """Wrap a callback-query handler: the role is checked again on every press."""
-
-    def decorate(handler: Handler) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-        @wraps(handler)
-        async def wrapper(update: Update, context: CallbackContext) -> Any:
-            app = app_context(context)
-            async with app.db.session() as session:
-                caller = await resolve(update, context, session, load_member=load_member)
-                if caller is None:
-                    return None
-                if not caller.may(role):
-                    await refuse(update, caller, role)
-                    return None
-                return await handler(update, context, caller)
-
-        return wrapper
-
-    return decorate
+    return lambda handler: _guarded(handler, role, private_only=False, load_member=load_member)
 
 
 def args_text(update: Update) -> str:

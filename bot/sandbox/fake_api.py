@@ -411,40 +411,33 @@ class FakeBotAPI:
             "file_size": len(content),
         }
 
-    async def _m_senddocument(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+    def _send_file(self, field: str, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self._private_or_group(params.get("chat_id"))
-        document = self._file("document", params, files)
+        stored = self._file(field, params, files)
         caption = params.get("caption")
         plain, entities = (None, [])
         if caption:
             plain, entities = self._formatted(caption, params.get("parse_mode"), 1024, "caption")
+        attachment: dict[str, Any] = (
+            {"photo": [{**stored, "width": 800, "height": 600}]}
+            if field == "photo"
+            else {"document": stored}
+        )
         message = self._store_bot_message(
             chat,
             caption=plain,
             html=caption,
             entities=entities,
-            document=document,
             reply_markup=params.get("reply_markup"),
+            **attachment,
         )
         return self.message_json(message)
 
+    async def _m_senddocument(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
+        return self._send_file("document", params, files)
+
     async def _m_sendphoto(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
-        chat = self._private_or_group(params.get("chat_id"))
-        photo = self._file("photo", params, files)
-        photo_sizes = [{**photo, "width": 800, "height": 600}]
-        caption = params.get("caption")
-        plain, entities = (None, [])
-        if caption:
-            plain, entities = self._formatted(caption, params.get("parse_mode"), 1024, "caption")
-        message = self._store_bot_message(
-            chat,
-            caption=plain,
-            html=caption,
-            entities=entities,
-            photo=photo_sizes,
-            reply_markup=params.get("reply_markup"),
-        )
-        return self.message_json(message)
+        return self._send_file("photo", params, files)
 
     async def _m_sendpoll(self, params: dict[str, Any], files: dict[str, Any]) -> Any:
         chat = self._private_or_group(params.get("chat_id"))

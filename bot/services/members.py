@@ -154,6 +154,13 @@ async def find(session: AsyncSession, reference: str) -> Member:
     return member
 
 
+def _clean_agency(agency: str) -> str | None:
+    agency = " ".join(agency.split())
+    if len(agency) > MAX_AGENCY:
+        raise ServiceError("agency_too_long", limit=MAX_AGENCY)
+    return agency or None
+
+
 def _ensure_may_manage(actor: Member, target: Member, admin_ids: frozenset[int]) -> None:
     if actor.id == target.id:
         raise ServiceError("not_yourself")
@@ -187,10 +194,7 @@ async def set_role(
             raise ServiceError("bad_country", country=country[:8])
         target.country = code
     if agency is not None:
-        agency = agency.strip()
-        if len(agency) > MAX_AGENCY:
-            raise ServiceError("agency_too_long", limit=MAX_AGENCY)
-        target.agency = agency or None
+        target.agency = _clean_agency(agency)
     if role is Role.FOCAL_POINT and not target.country:
         raise ServiceError("focal_point_needs_country")
     before = Role(target.role)
@@ -230,10 +234,7 @@ async def set_country(
     before = target.country or "-"
     target.country = code
     if agency is not None:
-        agency = agency.strip()
-        if len(agency) > MAX_AGENCY:
-            raise ServiceError("agency_too_long", limit=MAX_AGENCY)
-        target.agency = agency or None
+        target.agency = _clean_agency(agency)
     session.add(target)
     await session.flush()
     await audit.record(
