@@ -43,7 +43,7 @@ MESSAGES: dict[str, str] = {
         "That is too long: at most %(limit)s characters, please. Try again, or send /cancel."
     ),
     "already_member": _("You are already a member of the working group."),
-    "request_pending": _("Your request is already with the moderators. You will be told."),
+    "request_pending": _("Your request is already with the moderators; I will tell you their answer."),
     "request_not_found": _("That request does not exist any more."),
     "request_decided": _("This request has already been decided."),
     "timezone_unknown": _(

@@ -86,7 +86,7 @@ async def test_forged_callback_data_changes_nothing(
     answer = sandbox.api.callback_answers[-1]
     assert answer.text and (
         "no longer valid" in answer.text
-        or "is for the role" in answer.text
+        or "needs the role" in answer.text
         or "does not exist" in answer.text
     )
     assert len(await audit_rows(sandbox)) == before

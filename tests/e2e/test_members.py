@@ -109,7 +109,7 @@ async def test_audit_log_shows_changes_newest_first_to_admins_only(
     assert "moved to another post" in text
     assert "Asia/Almaty" in text  # times in the reader's zone, named
     assert (
-        "is for the role" in (await person.send("/audit")).text
+        "needs the role" in (await person.send("/audit")).text
         or "only for members" in (await person.send("/audit")).text
     )
 
@@ -121,7 +121,7 @@ async def test_a_demoted_moderator_loses_the_commands_at_once(
     await make_member(sandbox, moderator, "moderator")
     assert "Members" in (await moderator.send("/members")).text
     await admin.send("/demote @marat")
-    assert "is for the role" in (await moderator.send("/members")).text
+    assert "needs the role" in (await moderator.send("/members")).text
     await admin.send("/remove @marat")
     help_text = (await moderator.send("/help")).text
     assert "ask the moderators for access" in help_text and "/members" not in help_text

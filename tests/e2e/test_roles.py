@@ -28,7 +28,7 @@ MINIMUM_ROLE = {
 RANK = {"stranger": 0, "member": 1, "focal_point": 2, "moderator": 3, "admin": 4}
 ROLES = list(RANK)
 NOT_ADMITTED = "only for members"
-NOT_ALLOWED = "is for the role"
+NOT_ALLOWED = "needs the role"
 
 
 async def _people(sandbox: Sandbox) -> dict[str, SandboxUser]:
