@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -16,6 +17,9 @@ class AppContext:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     identities: IdentityCache = field(default_factory=IdentityCache)
+    # Strangers found not to be in the group chat, until when: a stranger who writes ten times
+    # costs one getChatMember a minute, not ten. A join seen in the group clears the entry.
+    not_in_group_until: dict[int, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.identities.ttl = self.settings.member_cache_seconds

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from functools import wraps
 from typing import Any
 
@@ -96,14 +96,27 @@ def profile_of(user: User) -> members.Profile:
     return members.Profile(user.id, user.full_name, user.username)
 
 
+GROUP_CHECK_INTERVAL = timedelta(minutes=1)
+
+
 async def _in_group_chat(context: CallbackContext, group_id: int, user_id: int) -> bool:
+    app = app_context(context)
+    now = app.clock.now()
+    if app.not_in_group_until.get(user_id, now) > now:
+        return False
     try:
         chat_member = await context.bot.get_chat_member(group_id, user_id)
     except TelegramError as exc:
         log.warning("could not check the group membership of a user: %s", exc)
         return False
-    status = chat_member.status
-    return status in IN_CHAT and getattr(chat_member, "is_member", True) is not False
+    inside = chat_member.status in IN_CHAT and getattr(chat_member, "is_member", True) is not False
+    if inside:
+        app.not_in_group_until.pop(user_id, None)
+    else:
+        if len(app.not_in_group_until) > 10_000:
+            app.not_in_group_until.clear()
+        app.not_in_group_until[user_id] = now + GROUP_CHECK_INTERVAL
+    return inside
 
 
 async def resolve(

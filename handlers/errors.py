@@ -43,7 +43,9 @@ MESSAGES: dict[str, str] = {
         "That is too long: at most %(limit)s characters, please. Try again, or send /cancel."
     ),
     "already_member": _("You are already a member of the working group."),
-    "request_pending": _("Your request is already with the moderators; I will tell you their answer."),
+    "request_pending": _(
+        "Your request is already with the moderators; I will tell you their answer."
+    ),
     "request_not_found": _("That request does not exist any more."),
     "request_decided": _("This request has already been decided."),
     "timezone_unknown": _(
@@ -106,8 +108,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     from handlers.common import app_context
 
+    app = app_context(context)
+    # No database here (it may be what failed): the member's language if it is remembered.
+    known = app.identities.peek(update.effective_user.id)
     language = pick_language(
-        None, update.effective_user.language_code, app_context(context).settings.default_language
+        known.language if known is not None else None,
+        update.effective_user.language_code,
+        app.settings.default_language,
     )
     text = gettext(language, "Sorry, something went wrong on my side. Please try again later.")
     try:

@@ -39,7 +39,11 @@ async def _lose_access(context: CallbackContext, chat_id: int, user_id: int) -> 
 
 async def on_chat_member(update: Update, context: CallbackContext) -> None:
     change = update.chat_member
-    if change is None or not _left(change):
+    if change is None:
+        return
+    if not _left(change):
+        # Joined (or changed status): the next message to the bot checks membership afresh.
+        app_context(context).not_in_group_until.pop(change.new_chat_member.user.id, None)
         return
     await _lose_access(context, change.chat.id, change.new_chat_member.user.id)
 

@@ -91,6 +91,11 @@ class IdentityCache:
             self._entries[telegram_id] = (now + self.ttl, identity)
         return identity
 
+    def peek(self, telegram_id: int) -> Identity | None:
+        """What is remembered of someone, without asking the database (None if nothing)."""
+        hit = self._entries.get(telegram_id)
+        return hit[1] if hit is not None else None
+
     def forget(self, telegram_id: int) -> None:
         self._entries.pop(telegram_id, None)
 

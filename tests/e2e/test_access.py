@@ -210,3 +210,24 @@ async def test_a_moderator_who_blocked_the_bot_is_marked_inactive_not_lost(
     assert len(sent.to(admin.id)) == 1 and sent.to(moderator.id) == []
     row = await member_row(sandbox, moderator.id)
     assert row is not None and row.status == MemberStatus.INACTIVE and row.role == "moderator"
+
+
+async def test_a_strangers_group_membership_is_checked_once_a_minute_or_on_joining(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    stranger = sandbox.user(600, "Newcomer")
+
+    def checks() -> int:
+        return sum(1 for method, _ in sandbox.api.requests if method == "getChatMember")
+
+    for _ in range(5):
+        await stranger.send("/timezone")
+    assert checks() == 1
+    clock.advance(timedelta(minutes=1, seconds=1))
+    await stranger.send("/timezone")
+    assert checks() == 2
+    await stranger.join(GROUP_ID)  # seen joining: no need to wait for the minute
+    replies = await stranger.send("/timezone")
+    assert checks() == 3 and "Asia/Almaty" in replies.text
+    member = await member_row(sandbox, stranger.id)
+    assert member is not None and member.admitted_via == "group"

@@ -153,3 +153,17 @@ async def test_an_exception_in_a_handler_is_reported_and_the_bot_goes_on(
     assert "boom" in caplog.text and "secret words" not in caplog.text
     monkeypatch.undo()
     assert "/audit" in (await admin.send("/help")).text
+
+
+async def test_the_error_message_is_in_the_members_chosen_language(
+    sandbox: Sandbox, admin: SandboxUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = sandbox.user(201, "Aigerim", language_code="en")
+    await make_member(sandbox, person, language="ru")
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(help_handlers, "help_text", explode)
+    replies = await person.send("/help")
+    assert "произошла ошибка" in replies.text
