@@ -159,10 +159,10 @@ async def decide(update: Update, context: CallbackContext, caller: Caller) -> No
     try:
         request = await access_requests.decide(
             caller.session,
-            caller.member,
+            caller.actor,
             int(raw_id),
             approve,
-            now=caller.now,  # type: ignore[arg-type]
+            now=caller.now,
         )
     except ServiceError as error:
         await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)

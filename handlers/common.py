@@ -57,6 +57,13 @@ class Caller:
     chat_type: str
 
     @property
+    def actor(self) -> Member:
+        """The caller's row, for handlers that act (they run with `load_member=True`)."""
+        if self.member is None:
+            raise RuntimeError("this handler needs load_member=True")
+        return self.member
+
+    @property
     def role(self) -> Role | None:
         return self.identity.role if self.identity and self.identity.has_access else None
 

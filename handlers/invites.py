@@ -43,8 +43,8 @@ async def invite_command(update: Update, context: CallbackContext, caller: Calle
     try:
         invite = await invites.create(
             caller.session,
-            caller.member,
-            now=caller.now,  # type: ignore[arg-type]
+            caller.actor,
+            now=caller.now,
             max_uses=uses,
             days=days,
         )
@@ -94,8 +94,8 @@ async def revoke(update: Update, context: CallbackContext, caller: Caller) -> No
     try:
         await invites.revoke(
             caller.session,
-            caller.member,
-            int(query.data.rsplit(":", 1)[1]),  # type: ignore[arg-type]
+            caller.actor,
+            int(query.data.rsplit(":", 1)[1]),
             now=caller.now,
         )
     except ServiceError as error:

@@ -115,9 +115,9 @@ async def promote_command(update: Update, context: CallbackContext, caller: Call
         target = await members.find(caller.session, parts[0])
         await members.set_role(
             caller.session,
-            caller.member,
+            caller.actor,
             target,
-            ROLE_WORDS[parts[1].lower()],  # type: ignore[arg-type]
+            ROLE_WORDS[parts[1].lower()],
             now=caller.now,
             admin_ids=caller.app.admin_ids,
             country=parts[2] if len(parts) > 2 else None,
@@ -143,9 +143,9 @@ async def demote_command(update: Update, context: CallbackContext, caller: Calle
             return
         await members.set_role(
             caller.session,
-            caller.member,
+            caller.actor,
             target,
-            new_role,  # type: ignore[arg-type]
+            new_role,
             now=caller.now,
             admin_ids=caller.app.admin_ids,
         )
@@ -165,9 +165,9 @@ async def setcountry_command(update: Update, context: CallbackContext, caller: C
         target = await members.find(caller.session, parts[0])
         await members.set_country(
             caller.session,
-            caller.member,
+            caller.actor,
             target,
-            parts[1],  # type: ignore[arg-type]
+            parts[1],
             now=caller.now,
             admin_ids=caller.app.admin_ids,
             agency=parts[2] if len(parts) > 2 else None,
@@ -189,9 +189,9 @@ async def remove_command(update: Update, context: CallbackContext, caller: Calle
         target = await members.find(caller.session, parts[0])
         await members.remove(
             caller.session,
-            caller.member,
+            caller.actor,
             target,
-            now=caller.now,  # type: ignore[arg-type]
+            now=caller.now,
             admin_ids=caller.app.admin_ids,
             reason=parts[1] if len(parts) > 1 else "",
         )
