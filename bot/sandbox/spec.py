@@ -228,6 +228,12 @@ class BotApiSpec:
         """Load (once per process and path) the spec at ``path`` or :func:`find_spec_path`."""
         return _load_cached((path or find_spec_path()).resolve())
 
+    def parameter_types(self, method: str, parameter: str) -> tuple[str, ...]:
+        """The types the spec lists for one parameter (empty if unknown)."""
+        entry = self._methods.get(method.lower())
+        field = entry[1].get(parameter) if entry else None
+        return tuple(field.types) if field else ()
+
     @property
     def method_names(self) -> list[str]:
         return sorted(name for name, _ in self._methods.values())
