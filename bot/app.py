@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Update
@@ -12,9 +13,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import AppContext
 from bot.db import Database
+from bot.delivery import DeliveryLimits, DeliveryWorker
 from bot.migrations import schema_is_current
 from bot.models import Role
-from bot.services import members
+from bot.services import members, outbox
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ def build_application(
     request: BaseRequest | None = None,
     clock: Clock | None = None,
     database: Database | None = None,
+    run_delivery: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     """The bot, ready to run: real Telegram unless a `request` (the sandbox) is given."""
     import handlers  # here, so that bot.app stays importable from handler-free tools
@@ -51,18 +54,36 @@ def build_application(
         token = settings.require_token()
     else:
         token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_TOKEN
-    builder = ApplicationBuilder().token(token).post_init(_post_init).post_shutdown(_post_shutdown)
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
+    )
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
-    application.bot_data["app"] = AppContext(
+    app = AppContext(
         settings=settings,
         db=database or Database(settings.database_url),
         clock=clock or SystemClock(),
     )
+    application.bot_data["app"] = app
+    application.bot_data["delivery"] = DeliveryWorker(
+        app,
+        application.bot,
+        limits=DeliveryLimits(
+            per_second=settings.delivery_rate,
+            paid_broadcast=settings.delivery_paid_broadcast,
+            concurrency=settings.delivery_concurrency,
+        ),
+    )
+    # The sandbox drains the outbox itself after each update; a real run has a worker task.
+    application.bot_data["run_delivery"] = run_delivery
     handlers.register(application)
     return application
 
@@ -78,8 +99,30 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     async with app.db.session() as session:
         await members.bootstrap_admins(session, app.settings.admin_ids, app.clock.now())
         staff = await members.with_role_at_least(session, Role.MODERATOR)
+        if app.db.dialect == "sqlite":
+            # One process: whatever was in flight when it stopped goes out again (at most those).
+            resumed = await outbox.release_claims(session)
+            if resumed:
+                log.info("resuming %s outbox message(s) that were in flight", resumed)
     await menu.publish(application.bot, app, staff)
+    worker: DeliveryWorker = application.bot_data["delivery"]
+    if application.bot_data.get("run_delivery"):
+        application.bot_data["delivery_task"] = asyncio.create_task(
+            worker.run(), name="delivery worker"
+        )
     log.info("wgbot is ready as @%s", application.bot.username)
+
+
+async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop the worker between two sends: a row in flight is finished or left to resume."""
+    worker: DeliveryWorker = application.bot_data["delivery"]
+    worker.stop()
+    task = application.bot_data.pop("delivery_task", None)
+    if task is not None:
+        try:
+            await asyncio.wait_for(task, 30)
+        except TimeoutError:
+            log.warning("the delivery worker did not stop in time")
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]

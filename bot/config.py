@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
+    # Delivery: Telegram's overall limit per bot (divide it between processes), and paid broadcast.
+    delivery_rate: float = Field(default=30.0, gt=0, le=1000)
+    delivery_paid_broadcast: bool = False
+    delivery_concurrency: int = Field(default=8, ge=1, le=100)
     # How long another bot process may act on a stale role (PostgreSQL, several processes).
     member_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 

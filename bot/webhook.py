@@ -103,6 +103,8 @@ async def serve(application: Application, settings: Settings) -> None:  # type: 
         log.info("stopping")
         server.stop()
         await application.stop()
+        if application.post_stop:
+            await application.post_stop(application)
     finally:
         await application.shutdown()
         if application.post_shutdown:

@@ -6,8 +6,6 @@ import logging
 import warnings
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -18,16 +16,26 @@ from telegram.ext import (
 )
 
 from bot.i18n import gettext, pick_language
-from bot.models import AccessRequest, Member, Role
+from bot.models import AccessRequest, Member, OutboxAction, Role
 from bot.render import render
-from bot.services import access_requests, invites, members
+from bot.services import access_requests, invites, members, outbox
 from bot.services.errors import ServiceError
-from handlers.common import NO_PREVIEW, CallbackContext, Caller, button, command, edit, reply
+from handlers.common import (
+    CallbackContext,
+    Caller,
+    button,
+    command,
+    edit,
+    reply,
+    wake_delivery,
+)
 from handlers.errors import explain
 
 log = logging.getLogger(__name__)
 
 WAITING_FOR_NOTE = 1
+# Outbox rows of this feature: the requests to moderators, the outcome, the updated copies.
+KIND = "access_request"
 
 
 @command(role=None)
@@ -96,8 +104,18 @@ async def receive_note(update: Update, context: CallbackContext, caller: Caller)
             else (ConversationHandler.END)
         )
     moderators = await members.with_role_at_least(caller.session, Role.MODERATOR)
+    await outbox.enqueue(
+        caller.session,
+        KIND,
+        request.id,
+        [
+            _ask(moderator, request, caller.app.settings.default_language)
+            for moderator in moderators
+        ],
+        now=caller.now,
+    )
     await caller.session.commit()
-    await notify_moderators(context, caller, moderators, request)
+    wake_delivery(context)
     await reply(update, caller.render("access/request_sent.html"))
     return ConversationHandler.END
 
@@ -123,31 +141,18 @@ def _decision_buttons(request_id: int, language: str) -> InlineKeyboardMarkup:
     )
 
 
-async def notify_moderators(
-    context: CallbackContext, caller: Caller, moderators: list[Member], request: AccessRequest
-) -> None:
-    """Sent directly for now; the delivery outbox will carry these once it exists."""
-    for moderator in moderators:
-        language = moderator.language or caller.app.settings.default_language
-        text = render("access/request_for_moderators.html", language, request=request)
-        try:
-            await context.bot.send_message(
-                moderator.telegram_id,
-                text,
-                parse_mode=ParseMode.HTML,
-                reply_markup=_decision_buttons(request.id or 0, language),
-                link_preview_options=NO_PREVIEW,
-            )
-        except Forbidden:
-            # Blocked the bot: kept, marked inactive, skipped until they write again.
-            await members.mark_inactive(caller.session, moderator.telegram_id)
-        except TelegramError as exc:
-            log.warning(
-                "could not tell moderator #%s about access request #%s: %s",
-                moderator.id,
-                request.id,
-                exc,
-            )
+def _ask(moderator: Member, request: AccessRequest, default_language: str) -> outbox.Outgoing:
+    """The request, as one moderator gets it: in their language, with Approve and Deny."""
+    language = moderator.language or default_language
+    return outbox.Outgoing(
+        dedup_key=f"{KIND}:{request.id}:ask:{moderator.id}",
+        chat_id=moderator.telegram_id,
+        recipient_id=moderator.id,
+        payload={
+            "text": render("access/request_for_moderators.html", language, request=request),
+            "reply_markup": _decision_buttons(request.id or 0, language).to_dict(),
+        },
+    )
 
 
 @button(role=Role.MODERATOR)
@@ -167,26 +172,53 @@ async def decide(update: Update, context: CallbackContext, caller: Caller) -> No
     except ServiceError as error:
         await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)
         return
+    # The person is told; the other moderators' copies lose their buttons and say who decided.
+    language = pick_language(request.language, None, caller.app.settings.default_language)
+    told = [
+        outbox.Outgoing(
+            dedup_key=f"{KIND}:{request.id}:outcome",
+            chat_id=request.telegram_id,
+            payload={
+                "text": render(
+                    "access/approved.html" if approve else "access/denied.html", language
+                )
+            },
+        )
+    ]
+    pressed = (query.message.chat.id, query.message.message_id) if query.message else None
+    language_default = caller.app.settings.default_language
+    for copy in await outbox.rows_for(caller.session, KIND, request.id or 0, OutboxAction.SEND):
+        if copy.telegram_message_id is None or (copy.chat_id, copy.telegram_message_id) == pressed:
+            continue
+        moderator = await members.by_telegram_id(caller.session, copy.chat_id)
+        copy_language = (moderator.language if moderator else None) or language_default
+        told.append(
+            outbox.Outgoing(
+                dedup_key=f"{KIND}:{request.id}:decided:{copy.chat_id}",
+                chat_id=copy.chat_id,
+                action=OutboxAction.EDIT,
+                target_message_id=copy.telegram_message_id,
+                payload={
+                    "text": render(
+                        "access/decided.html",
+                        copy_language,
+                        request=request,
+                        approved=approve,
+                        moderator=caller.actor,
+                    )
+                },
+            )
+        )
+    await outbox.enqueue(caller.session, KIND, request.id, told, now=caller.now)
     await caller.session.commit()
+    wake_delivery(context)
     await query.answer()
     await edit(
         update,
         caller.render(
-            "access/decided.html", request=request, approved=approve, moderator=caller.member
+            "access/decided.html", request=request, approved=approve, moderator=caller.actor
         ),
     )
-    language = pick_language(request.language, None, caller.app.settings.default_language)
-    template = "access/approved.html" if approve else "access/denied.html"
-    try:
-        await context.bot.send_message(
-            request.telegram_id,
-            render(template, language),
-            parse_mode=ParseMode.HTML,
-        )
-    except Forbidden:
-        log.info("the person behind access request #%s has blocked the bot", request.id)
-    except TelegramError as exc:
-        log.warning("could not tell the outcome of access request #%s: %s", request.id, exc)
 
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]

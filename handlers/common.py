@@ -276,6 +276,13 @@ def button(
     return lambda handler: _guarded(handler, role, private_only=False, load_member=load_member)
 
 
+def wake_delivery(context: CallbackContext) -> None:
+    """Rows were queued and committed: the delivery worker should look now."""
+    worker = context.bot_data.get("delivery")
+    if worker is not None:
+        worker.wake()
+
+
 def args_text(update: Update) -> str:
     """Everything after the command word, as typed (keeps spaces inside the arguments)."""
     message = update.effective_message

@@ -10,6 +10,7 @@ from bot.models.members import (
     MemberStatus,
     Role,
 )
+from bot.models.outbox import OutboxAction, OutboxMessage, OutboxState
 
 __all__ = [
     "AccessRequest",
@@ -20,5 +21,8 @@ __all__ = [
     "Invite",
     "Member",
     "MemberStatus",
+    "OutboxAction",
+    "OutboxMessage",
+    "OutboxState",
     "Role",
 ]

@@ -3,19 +3,21 @@ the group, block the bot; the real Application handles each update, and you read
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
 
 from bot.app import build_application
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, FakeClock, SystemClock
 from bot.config import Settings
 from bot.db import Database
+from bot.delivery import DeliveryWorker
 from bot.sandbox.fake_api import BOT_ID, BOT_USERNAME, FakeBotAPI, SandboxRequest, StoredMessage
 from bot.sandbox.spec import BotApiSpec
 
@@ -208,8 +210,19 @@ class Sandbox:
         self.api = api or FakeBotAPI(spec, clock=self.clock.now)
         self.settings = settings
         self.app: Application = build_application(  # type: ignore[type-arg]
-            settings, request=SandboxRequest(self.api), clock=self.clock, database=database
+            settings,
+            request=SandboxRequest(self.api),
+            clock=self.clock,
+            database=database,
+            run_delivery=False,
         )
+        self.worker: DeliveryWorker = self.app.bot_data["delivery"]
+        if isinstance(self.clock, FakeClock):
+            # Virtual time: waiting for a turn moves the clock instead of sleeping, and one
+            # request at a time keeps the order (and the fake's view of the rates) exact.
+            self.worker.limiter.sleep_until = self._advance_to
+            self.worker.limits = replace(self.worker.limits, concurrency=1)
+            self.worker._in_flight = asyncio.Semaphore(1)
         self._started = False
         self.on_error: Callable[[BaseException], None] | None = None
 
@@ -231,6 +244,8 @@ class Sandbox:
         if not self._started:
             return
         self._started = False
+        if self.app.post_stop is not None:
+            await self.app.post_stop(self.app)
         with contextlib.suppress(RuntimeError):
             await self.app.shutdown()
         if self.app.post_shutdown is not None:
@@ -259,11 +274,28 @@ class Sandbox:
         self.api.add_group(chat_id, title, [m.id for m in members])
         return chat_id
 
+    async def _advance_to(self, moment: datetime) -> None:
+        assert isinstance(self.clock, FakeClock)
+        if moment > self.clock.now():
+            self.clock.set(moment)
+        await asyncio.sleep(0)
+
+    async def deliver(self) -> int:
+        """Let the delivery worker send everything that is due now."""
+        return await self.worker.drain()
+
     async def process(self, payload: dict[str, Any]) -> Replies:
-        """Hand one update to the Application and return what the bot sent meanwhile."""
+        """Hand one update to the Application, deliver what it queued, return what the bot sent.
+
+        With a fake clock, each update comes a second after the last: people do not type faster,
+        and Telegram's per-chat limits assume as much.
+        """
+        if isinstance(self.clock, FakeClock):
+            self.clock.advance(timedelta(seconds=1))
         before = set(self.api.messages)
         update = Update.de_json(self.api.new_update(payload), self.app.bot)
         await self.app.process_update(update)
+        await self.deliver()
         return Replies(
             m
             for key, m in sorted(self.api.messages.items())

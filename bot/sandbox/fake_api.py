@@ -12,6 +12,8 @@ import contextlib
 import itertools
 import json
 import logging
+import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,6 +99,57 @@ class CallbackAnswer:
     show_alert: bool
 
 
+@dataclass(frozen=True)
+class TelegramLimits:
+    """Flood limits as Telegram applies them to a bot (documented figures; bursts tolerated)."""
+
+    per_second: int = 30
+    private_burst: int = 3
+    private_per_second: float = 1.0
+    group_per_minute: int = 20
+
+
+# Requests that put a message in a chat, and so count against the limits.
+_COUNTED = frozenset(
+    m.lower()
+    for m in (
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendPoll",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "sendAudio",
+        "sendVideo",
+        "sendVoice",
+        "sendAnimation",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "editMessageText",
+        "editMessageCaption",
+    )
+)
+
+
+class _Bucket:
+    """A token bucket: `capacity` at once, refilled at `rate` per second."""
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity, self.rate = capacity, rate
+        self.tokens, self.at = capacity, now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is free (0: take one now)."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
@@ -108,8 +161,14 @@ class FakeBotAPI:
         self,
         spec: BotApiSpec | None = None,
         clock: Callable[[], datetime] | None = None,
+        limits: TelegramLimits | None = TelegramLimits(),
     ) -> None:
         self.spec = spec
+        # None lifts the limits (benchmarks of the bot's own cost); tests keep them.
+        self.limits = limits
+        self._sent_at: deque[float] = deque()
+        self._chat_buckets: dict[int, _Bucket] = {}
+        self.too_many_requests = 0
         self.clock = clock or (lambda: datetime.now(UTC))
         self.users: dict[int, dict[str, Any]] = {}
         self.chats: dict[int, Chat] = {}
@@ -282,6 +341,8 @@ class FakeBotAPI:
             if fault.timeout:
                 raise TimeoutError(f"injected timeout for {method}")
             raise ApiError(fault.status, fault.description, fault.retry_after)
+        if self.limits is not None and method.lower() in _COUNTED:
+            self._check_flood(params.get("chat_id"))
         if self.spec is not None:
             try:
                 self.spec.check(method, params, (files or {}).keys())
@@ -293,6 +354,32 @@ class FakeBotAPI:
         if handler is None:
             raise ApiError(400, f"Bad Request: the sandbox does not implement {method} yet")
         return await handler(params, files or {})
+
+    def _check_flood(self, chat_id: Any) -> None:
+        """Answer 429 with retry_after, as Telegram does, when a limit would be broken."""
+        assert self.limits is not None
+        now = self.clock().timestamp()
+        while self._sent_at and self._sent_at[0] <= now - 1.0:
+            self._sent_at.popleft()
+        wait = 0.0
+        if len(self._sent_at) >= self.limits.per_second:
+            wait = self._sent_at[0] + 1.0 - now
+        if isinstance(chat_id, int):
+            bucket = self._chat_buckets.get(chat_id)
+            if bucket is None:
+                bucket = (
+                    _Bucket(self.limits.group_per_minute, self.limits.group_per_minute / 60, now)
+                    if chat_id < 0
+                    else _Bucket(self.limits.private_burst, self.limits.private_per_second, now)
+                )
+                self._chat_buckets[chat_id] = bucket
+            if wait <= 0:
+                wait = bucket.wait(now)
+        if wait > 0:
+            self.too_many_requests += 1
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+        self._sent_at.append(now)
 
     # Methods: named _m_<lowercase Bot API name>.
 

@@ -37,8 +37,9 @@ async def test_stranger_requests_access_and_a_moderator_approves(
     member = await member_row(sandbox, stranger.id)
     assert member is not None and member.status == MemberStatus.ACTIVE
     assert member.admitted_via == "request"
-    # The other moderator's button now says it is decided, and changes nothing.
-    again = await admin.press(sent.to(admin.id).last, "Deny")
+    # The other copy lost its buttons; a press arriving late (an old client) changes nothing.
+    assert sent.to(admin.id).last.buttons == [] and "Approved by Marat" in sent.to(admin.id).text
+    again = await admin.press_data(sent.to(admin.id).last, "access:deny:1")
     assert again == []
     assert "already been decided" in (sandbox.api.callback_answers[-1].text or "")
     actions = [e.action for e in await audit_rows(sandbox)]
@@ -231,3 +232,18 @@ async def test_a_strangers_group_membership_is_checked_once_a_minute_or_on_joini
     assert checks() == 3 and "Asia/Almaty" in replies.text
     member = await member_row(sandbox, stranger.id)
     assert member is not None and member.admitted_via == "group"
+
+
+async def test_the_other_moderators_copies_show_the_decision(
+    sandbox: Sandbox, admin: SandboxUser
+) -> None:
+    moderator = sandbox.user(200, "Marat", username="marat_mod", language_code="ru")
+    await make_member(sandbox, moderator, "moderator", language="ru")
+    stranger = sandbox.user(306, "Guest")
+    welcome = await stranger.send("/start")
+    await stranger.press(welcome.last, "Request access")
+    sent = await stranger.send("FIU analyst")
+    admin_copy, moderator_copy = sent.to(admin.id).last, sent.to(moderator.id).last
+    await admin.press(admin_copy, "Approve")
+    assert moderator_copy.edited and moderator_copy.buttons == []
+    assert "Ayana" in (moderator_copy.text or "") and "Одобрено" in (moderator_copy.text or "")

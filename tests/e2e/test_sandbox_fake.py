@@ -2,31 +2,71 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, RetryAfter
 
+from bot.clock import FakeClock
 from bot.sandbox.driver import Sandbox, SandboxUser
 from tests.conftest import GROUP_ID
 
 
 async def test_the_bots_bad_requests_are_refused_like_telegram(
-    sandbox: Sandbox, admin: SandboxUser
+    sandbox: Sandbox, admin: SandboxUser, clock: FakeClock
 ) -> None:
     bot = sandbox.app.bot
-    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
-        await bot.send_message(admin.id, "<b>unclosed", parse_mode="HTML")
-    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
-        await bot.send_message(admin.id, "<script>x</script>", parse_mode="HTML")
-    with pytest.raises(BadRequest, match=r"(?i)too long|MESSAGE_TOO_LONG"):
-        await bot.send_message(admin.id, "x" * 4097)
-    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton("b", callback_data="x" * 65)]])
-        await bot.send_message(admin.id, "hi", reply_markup=markup)
-    with pytest.raises(BadRequest, match=r"(?i)empty"):
-        await bot.send_message(admin.id, "   ")
-    assert len(sandbox.api.violations) == 5
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"text": "<b>unclosed", "parse_mode": "HTML"}, r"(?i)can't parse entities"),
+        ({"text": "<script>x</script>", "parse_mode": "HTML"}, r"(?i)can't parse entities"),
+        ({"text": "x" * 4097}, r"(?i)too long|MESSAGE_TOO_LONG"),
+        ({"text": "   "}, r"(?i)empty"),
+        (
+            {
+                "text": "hi",
+                "reply_markup": InlineKeyboardMarkup(
+                    [[InlineKeyboardButton("b", callback_data="x" * 65)]]
+                ),
+            },
+            r"(?i)BUTTON_DATA_INVALID",
+        ),
+    ]
+    for kwargs, pattern in bad:
+        clock.advance(timedelta(seconds=2))  # within the per-chat flood limit
+        with pytest.raises(BadRequest, match=pattern):
+            await bot.send_message(admin.id, **kwargs)
+    assert len(sandbox.api.violations) == len(bad)
     sandbox.api.violations.clear()  # expected here; any other test fails on one
+
+
+async def test_flood_limits_answer_429_with_retry_after(
+    sandbox: Sandbox, admin: SandboxUser, clock: FakeClock
+) -> None:
+    bot = sandbox.app.bot
+    for _ in range(3):  # a burst of three to one person is tolerated
+        await bot.send_message(admin.id, "hello")
+    with pytest.raises(RetryAfter) as raised:
+        await bot.send_message(admin.id, "hello")
+    assert raised.value.retry_after in (1, timedelta(seconds=1))
+    clock.advance(timedelta(seconds=1))
+    await bot.send_message(admin.id, "hello")
+    # 30 a second overall: the 31st message within a second, to anybody, is refused.
+    people = [sandbox.user(9000 + i, f"P{i}") for i in range(31)]
+    sandbox.api.started.update(p.id for p in people)
+    clock.advance(timedelta(seconds=5))
+    for person in people[:30]:
+        await bot.send_message(person.id, "hi")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(people[30].id, "hi")
+    # 20 a minute to a group.
+    clock.advance(timedelta(minutes=2))
+    for _ in range(20):
+        clock.advance(timedelta(seconds=0.1))
+        await bot.send_message(GROUP_ID, "news")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(GROUP_ID, "news")
 
 
 async def test_bot_cannot_write_first_or_to_someone_who_blocked_it(sandbox: Sandbox) -> None:
