@@ -5,6 +5,10 @@ chat, per group), makes the request, and records the outcome: sent (with the mes
 later (429 honoured by pausing everything; timeouts and 5xx with backoff), or failed with the
 reason (403 blocked or kicked, 400 chat not found, ...), marking the member inactive where that is
 the cause.
+
+The guarantee (see `bot/services/outbox.py`): a row's claim is committed before its request, its
+outcome right after the answer (batched with the others that finished meanwhile), and a worker
+has at most `concurrency` rows `sending`; a crash sends again at most those, never skips one.
 """
 
 from __future__ import annotations
@@ -12,21 +16,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.context import AppContext
-from bot.models import Member, OutboxAction, OutboxMessage
+from bot.models import Member, OutboxAction
 from bot.services import members, outbox
+from bot.services.outbox import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -38,37 +53,69 @@ ProgressListener = Callable[[str, int], Awaitable[None]]
 class DeliveryLimits:
     """Telegram's limits, and a safety margin: windows a little longer than Telegram's own."""
 
+    # Messages a second, overall, from this process (DELIVERY_RATE): spaced evenly, no bursts.
     per_second: float = 30.0
     per_chat_interval: float = 1.0
     group_per_minute: int = 20
     # Windows are stretched by this factor, so clock jitter never crosses Telegram's line.
     margin: float = 1.03
-    # Paid broadcast (allow_paid_broadcast): up to 1000 a second, for bots that have Stars.
+    # Paid broadcast (allow_paid_broadcast on every message; Telegram then allows up to 1000 a
+    # second, for a fee in Stars): the rate is still `per_second`, so raise it with this.
     paid_broadcast: bool = False
+    # Requests on their way to Telegram at once; also the most rows one worker has `sending`.
     concurrency: int = 8
+    # A claimed row waits at most this long (seconds) for its turn; a later turn (a group past
+    # its 20 a minute, a long 429 pause) puts it back, pending until then, and frees its slot.
+    max_wait: float = 5.0
+
+
+# Shared: python-telegram-bot's objects are immutable once made.
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Turns within a microsecond of now are now: datetimes have microseconds, timestamps are floats.
+_EPSILON = 1e-6
 
 
 class SlidingWindow:
-    """At most `limit` events in any `window` seconds."""
+    """At most `limit` events in any `window` seconds, and at least `spacing` seconds apart."""
 
-    def __init__(self, limit: int, window: float) -> None:
+    def __init__(self, limit: int, window: float, spacing: float = 0.0) -> None:
         self.limit = limit
         self.window = window
+        self.spacing = spacing
         self.events: deque[float] = deque()
 
     def free_at(self, now: float) -> float:
+        return max(now, self.earliest(now))
+
+    def earliest(self, now: float) -> float:
+        """When the next event may be: `now` if nothing holds it, else the moment the limit
+        frees it, which may lie in the past (the last wait ended a little late)."""
         while self.events and self.events[0] <= now - self.window:
             self.events.popleft()
-        if len(self.events) < self.limit:
+        if not self.events:
             return now
-        return self.events[0] + self.window
+        turn = self.events[-1] + self.spacing if self.spacing else now
+        if len(self.events) >= self.limit:
+            turn = max(turn, self.events[-self.limit] + self.window)
+        return turn
 
     def record(self, now: float) -> None:
         self.events.append(now)
 
+    def idle(self, now: float) -> bool:
+        return not self.events or self.events[-1] <= now - self.window
+
 
 class RateLimiter:
-    """Waits for a turn to send to a chat under all three limits; pauses on 429."""
+    """Waits for a turn to send to a chat under all three limits; pauses on 429.
+
+    The overall limit is a steady pace (one message every 1/rate seconds, stretched by the
+    margin), not bursts of `rate` at the top of each second: Telegram counts over a sliding
+    second, and a burst right after a pause is what earns the next 429. Per private chat: one a
+    second. Per group (negative chat ids): 20 in any minute, bursts allowed.
+    """
+
+    MAX_CHATS = 50_000
 
     def __init__(
         self,
@@ -79,16 +126,26 @@ class RateLimiter:
         self.limits = limits
         self.clock = clock
         self.sleep_until = sleep_until
-        rate = 1000 if limits.paid_broadcast else limits.per_second
-        self._global = SlidingWindow(max(1, int(rate)), 1.0 * limits.margin)
+        rate = limits.per_second
+        if limits.paid_broadcast and rate <= 30:
+            log.warning(
+                "paid broadcast at %g messages a second: Telegram's free limit; raise "
+                "DELIVERY_RATE (up to 1000) to make use of it",
+                rate,
+            )
+        window = 1.0 * limits.margin
+        self._global = SlidingWindow(max(1, int(rate)), window, spacing=window / rate)
+        self._catch_up = window / rate / 2
         self._chats: dict[int, SlidingWindow] = {}
         self._paused_until = 0.0
 
     def _chat(self, chat_id: int) -> SlidingWindow:
         window = self._chats.get(chat_id)
         if window is None:
-            if len(self._chats) > 50_000:
-                self._chats.clear()
+            if len(self._chats) >= self.MAX_CHATS:
+                # Forget chats whose window has passed: they may have their next message now.
+                now = self.clock().timestamp()
+                self._chats = {c: w for c, w in self._chats.items() if not w.idle(now)}
             if chat_id < 0:  # groups and channels
                 window = SlidingWindow(self.limits.group_per_minute, 60.0 * self.limits.margin)
             else:
@@ -100,24 +157,74 @@ class RateLimiter:
         """Telegram said RetryAfter: nothing goes out for that long."""
         self._paused_until = max(self._paused_until, self.clock().timestamp() + seconds)
 
-    async def acquire(self, chat_id: int) -> None:
+    @property
+    def paused_until(self) -> datetime | None:
+        if self._paused_until <= self.clock().timestamp():
+            return None
+        return _moment(self._paused_until, self.clock().tzinfo)
+
+    def turn(self, chat_id: int) -> datetime:
+        """When a message to this chat could go (now, if it could go now); takes no turn."""
+        now = self.clock().timestamp()
         chat = self._chat(chat_id)
+        at = max(self._paused_until, self._global.free_at(now), chat.free_at(now))
+        return _moment(max(now, at), self.clock().tzinfo)
+
+    async def acquire(self, chat_id: int, *, max_wait: float | None = None) -> datetime | None:
+        """Wait for this chat's turn and take it (returns None).
+
+        With `max_wait`, a turn further away than that is not waited for: nothing is taken and
+        the moment of the turn is returned, for the caller to come back then.
+        """
+        chat = self._chat(chat_id)
+        deadline: float | None = None
         while True:
             now = self.clock().timestamp()
-            turn = max(self._paused_until, self._global.free_at(now), chat.free_at(now))
-            if turn <= now:
-                self._global.record(now)
+            pace = max(self._paused_until, self._global.earliest(now))
+            turn = max(pace, chat.free_at(now))
+            if turn <= now + _EPSILON:
+                # The pace keeps to its schedule: a wake-up a little late (the event loop is
+                # never exact) is not carried over to every later message. At most half a
+                # gap, which the margin covers, so Telegram never sees more than its limit.
+                self._global.record(min(now, max(pace, now - self._catch_up)))
                 chat.record(now)
-                return
-            await self.sleep_until(datetime.fromtimestamp(turn, tz=self.clock().tzinfo))
+                return None
+            if max_wait is not None:
+                if deadline is None:
+                    deadline = now + max_wait
+                if turn > deadline:
+                    return _moment(turn, self.clock().tzinfo)
+            await self.sleep_until(_moment(turn, self.clock().tzinfo))
+
+
+def _moment(timestamp: float, tz: tzinfo | None) -> datetime:
+    """The datetime of a timestamp, rounded up to the microsecond (never before it)."""
+    return datetime.fromtimestamp(math.ceil(timestamp * 1_000_000) / 1_000_000, tz=tz or UTC)
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass
+class _Done:
+    """A row whose request is over: its outcome, and whether its recipient left us."""
+
+    row: Claimed
+    outcome: outbox.Outcome
+    recipient_gone: bool = False
+
+
 class DeliveryWorker:
-    """Drains the outbox. `run()` forever in production; `drain()` until idle in tests."""
+    """Drains the outbox. `run()` forever in production; `drain()` until idle in tests.
+
+    A pipeline: up to `limits.concurrency` rows are in flight, each waiting for its turn under
+    the limits and then making its request. Whenever one finishes, one transaction records the
+    outcomes of all that finished since the last one and claims as many new rows as there are
+    free slots. So a worker never has more than `concurrency` rows `sending`, every answer is
+    committed right after it arrives (a crash repeats at most the rows in flight), and a
+    broadcast costs one commit per finished batch, not one per message.
+    """
 
     def __init__(
         self,
@@ -127,6 +234,7 @@ class DeliveryWorker:
         limits: DeliveryLimits | None = None,
         sleep_until: SleepUntil | None = None,
         name: str | None = None,
+        progress_interval: float = 1.0,
     ) -> None:
         self.app = app
         self.bot = bot
@@ -135,10 +243,17 @@ class DeliveryWorker:
         self._sleep_until = sleep_until or self._real_sleep_until
         self.limiter = RateLimiter(self.limits, app.clock.now, self._sleep_until)
         self._wake = asyncio.Event()
-        # How many requests may be on their way to Telegram at once.
+        # A second bound on requests at once (the claims already keep to `limits.concurrency`).
         self._in_flight = asyncio.Semaphore(max(1, self.limits.concurrency))
         self._stopping = False
         self._listeners: dict[str, list[ProgressListener]] = {}
+        # Listeners hear of a cause at most this often (seconds), and once more at the end.
+        self.progress_interval = progress_interval
+        self._changed: set[tuple[str, int]] = set()
+        self._notified_at: datetime | None = None
+        # Outcomes whose commit failed (the database went away): written by the next one.
+        self._unrecorded: list[_Done] = []
+        self._stale_checked_at: datetime | None = None
 
     async def _real_sleep_until(self, moment: datetime) -> None:
         await asyncio.sleep(max(0.0, (moment - self.app.clock.now()).total_seconds()))
@@ -150,10 +265,13 @@ class DeliveryWorker:
         self._wake.set()
 
     def on_progress(self, kind: str, listener: ProgressListener) -> None:
-        """Called with (kind, ref_id) after a batch changed rows of that kind."""
+        """Called with (kind, ref_id) after rows of that kind changed: at most once a
+        `progress_interval` while a broadcast goes on, and once when the worker is idle again."""
         self._listeners.setdefault(kind, []).append(listener)
 
     def stop(self) -> None:
+        """Stop between two sends: requests on their way finish and are recorded; rows still
+        waiting for their turn go back to pending, so nothing is left `sending`."""
         self._stopping = True
         self._wake.set()
 
@@ -162,119 +280,216 @@ class DeliveryWorker:
     async def run(self, poll_interval: float = 1.0) -> None:
         """Until stop(): drain, then wait for a wake-up, the next due row, or the poll."""
         while not self._stopping:
+            # Cleared before draining: a wake-up during the drain is not lost.
+            self._wake.clear()
             try:
                 await self.drain()
             except Exception:  # the worker must outlive any one failure (the DB restarting...)
                 log.exception("delivery worker: a round failed; trying again shortly")
+            if self._stopping:
+                break
             timeout = poll_interval
-            with contextlib.suppress(Exception):
+            try:
                 async with self.app.db.session() as session:
                     due = await outbox.next_due(session)
+            except Exception:
+                log.debug("delivery worker: could not read the next due row", exc_info=True)
+            else:
                 if due is not None:
                     timeout = min(
                         poll_interval, max(0.0, (due - self.app.clock.now()).total_seconds())
                     )
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def drain(self, *, max_rounds: int | None = None) -> int:
-        """Send everything due now; returns how many rows were handled."""
-        handled = 0
+        """Send everything due now; returns how many rows were claimed.
+
+        Rows put off to later (a retry's backoff, a 429 pause, a group's turn more than
+        `limits.max_wait` away) stay pending with their time: `run()` comes back for them.
+        `max_rounds` bounds the number of claims.
+        """
+        claimed = 0
         rounds = 0
-        while not self._stopping and (max_rounds is None or rounds < max_rounds):
-            rounds += 1
-            async with self.app.db.session() as session:
-                rows = await outbox.claim(
-                    session, now=self.app.clock.now(), worker=self.name, limit=50
-                )
-            if not rows:
-                break
-            await asyncio.gather(*(self._deliver_bounded(row) for row in rows))
-            handled += len(rows)
-            await self._notify({(row.kind, row.ref_id) for row in rows if row.ref_id is not None})
-        return handled
+        flying: dict[asyncio.Task[_Done], Claimed] = {}
+        # One connection for the whole drain: a broadcast commits once per batch on it.
+        async with self.app.db.engine.connect() as connection:
+            try:
+                while True:
+                    claiming = not self._stopping and (max_rounds is None or rounds < max_rounds)
+                    room = max(0, self.limits.concurrency - len(flying)) if claiming else 0
+                    rows: list[Claimed] = []
+                    if room or self._unrecorded:
+                        rows = await self._commit(connection, room)
+                        if room:
+                            rounds += 1
+                        claimed += len(rows)
+                        for row in rows:
+                            flying[asyncio.ensure_future(self._deliver_bounded(row))] = row
+                        await self._notify()
+                    if not flying:
+                        if rows:
+                            continue
+                        # Idle: tell the listeners, who may queue more (a progress edit, say).
+                        if not await self._notify(final=True) or not claiming:
+                            break
+                        continue
+                    done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        flying.pop(task)
+                        self._unrecorded.append(task.result())
+            except Exception:
+                # Let the requests on their way finish: their outcomes are written next time.
+                if flying:
+                    results = await asyncio.gather(*flying, return_exceptions=True)
+                    self._unrecorded.extend(r for r in results if isinstance(r, _Done))
+                raise
+            except BaseException:
+                # Cancelled: the rows in flight stay `sending` and are sent again (at most those).
+                for task in flying:
+                    task.cancel()
+                raise
+        return claimed
 
-    async def _deliver_bounded(self, row: OutboxMessage) -> None:
+    async def _deliver_bounded(self, row: Claimed) -> _Done:
         async with self._in_flight:
-            await self._deliver(row)
+            return await self._deliver(row)
 
-    async def _notify(self, causes: set[tuple[str, int | None]]) -> None:
+    async def _commit(self, connection: AsyncConnection, room: int) -> list[Claimed]:
+        """One transaction: the outcomes so far (and members who left), then new claims.
+
+        Core statements on a plain connection, not an ORM session: this runs once per batch
+        of a broadcast. A member who blocked the bot is marked inactive through the ORM, in the
+        same transaction, which keeps the who-is-who cache right.
+        """
+        done, self._unrecorded = self._unrecorded, []
+        now = self.app.clock.now()
+        include_stale = self._stale_check_due(now)
+        try:
+            async with connection.begin():
+                # Writes first: on SQLite a transaction that read first may not write later.
+                await outbox.record(
+                    connection, [d.outcome for d in done], now=now, worker=self.name
+                )
+                gone = [d.row.recipient_id for d in done if d.recipient_gone and d.row.recipient_id]
+                if gone:
+                    await self._mark_inactive(connection, gone)
+                rows = await outbox.claim_batch(
+                    connection, now=now, worker=self.name, limit=room, include_stale=include_stale
+                )
+        except BaseException:
+            self._unrecorded[:0] = done
+            raise
+        if include_stale and room:
+            self._stale_checked_at = now
+        for item in done:
+            if item.row.ref_id is not None:
+                self._changed.add((item.row.kind, item.row.ref_id))
+        return rows
+
+    @staticmethod
+    async def _mark_inactive(connection: AsyncConnection, member_ids: list[int]) -> None:
+        session = AsyncSession(bind=connection, expire_on_commit=False)
+        try:
+            for member_id in member_ids:
+                member = await session.get(Member, member_id)
+                if member is not None:
+                    await members.mark_inactive(session, member.telegram_id)
+            await session.flush()
+        finally:
+            await session.close()
+
+    def _stale_check_due(self, now: datetime) -> bool:
+        """Abandoned claims are rare (a process died): look for them now and then, not per batch."""
+        return (
+            self._stale_checked_at is None or now - self._stale_checked_at >= outbox.STALE_CLAIM / 4
+        )
+
+    async def _notify(self, *, final: bool = False) -> bool:
+        """Tell the listeners which causes changed; returns whether any was called."""
+        if not self._changed:
+            return False
+        now = self.app.clock.now()
+        if (
+            not final
+            and self._notified_at is not None
+            and (now - self._notified_at).total_seconds() < self.progress_interval
+        ):
+            return False
+        self._notified_at = now
+        causes, self._changed = self._changed, set()
+        called = False
         for kind, ref_id in sorted(causes, key=str):
             for listener in self._listeners.get(kind, []):
+                called = True
                 try:
-                    await listener(kind, ref_id or 0)
+                    await listener(kind, ref_id)
                 except Exception:
                     log.exception("delivery progress listener for %s #%s failed", kind, ref_id)
+        return called
 
     # -- one row ------------------------------------------------------------------------------
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: Claimed) -> _Done:
+        """Wait for the row's turn, make its request, and say how it ended (never raises)."""
         assert row.id is not None
-        await self.limiter.acquire(row.chat_id)
+        if not self._stopping:
+            later = await self.limiter.acquire(row.chat_id, max_wait=self.limits.max_wait)
+        else:
+            later = None
+        if self._stopping:
+            # Not sent: pending again, as if it had never been claimed.
+            return self._retry(row, self.app.clock.now(), None, count=False)
+        if later is not None:
+            return self._retry(row, later, None, count=False)
         try:
             message_id = await self._request(row)
         except RetryAfter as exc:
             seconds = _seconds(exc.retry_after)
             self.limiter.pause(seconds)
             log.warning("Telegram asked to wait %ss (row %s)", seconds, row.id)
-            await self._record_retry(row, seconds, f"429: retry after {seconds:g}s", count=False)
+            return self._retry(
+                row,
+                self.app.clock.now() + timedelta(seconds=seconds),
+                f"429: retry after {seconds:g}s",
+                count=False,
+            )
+        except ChatMigrated as exc:
+            return self._fail(row, f"400: the group is now the supergroup {exc.new_chat_id}")
         except Forbidden as exc:
-            await self._fail(row, f"403: {exc.message}", inactive=row.action == OutboxAction.SEND)
-        except BadRequest as exc:
+            return self._fail(row, f"403: {exc.message}", gone=row.action == OutboxAction.SEND)
+        except BadRequest as exc:  # before NetworkError, of which it is a subclass
             text = exc.message.lower()
-            if row.action == OutboxAction.EDIT and "not modified" in text:
-                await self._sent(row, row.target_message_id)  # already as wanted
-                return
-            inactive = "chat not found" in text or "user is deactivated" in text
-            await self._fail(row, f"400: {exc.message}", inactive=inactive)
-        except (TimedOut, NetworkError) as exc:  # after BadRequest: it is a NetworkError too
-            await self._transient(row, f"network: {exc.message}")
+            if (row.action == OutboxAction.EDIT and "not modified" in text) or (
+                row.action == OutboxAction.DELETE and "not found" in text
+            ):
+                return _Done(row, outbox.Outcome.sent(row.id, row.target_message_id))
+            gone = "chat not found" in text or "user is deactivated" in text
+            return self._fail(row, f"400: {exc.message}", gone=gone)
+        except NetworkError as exc:  # TimedOut included; 5xx answers
+            return self._transient(row, f"network: {exc.message}")
         except TelegramError as exc:
-            await self._transient(row, f"telegram: {exc.message}")
+            return self._transient(row, f"telegram: {exc.message}")
         except Exception as exc:
             log.exception("delivery of outbox row %s failed unexpectedly", row.id)
-            await self._fail(row, f"error: {type(exc).__name__}", inactive=False)
-        else:
-            await self._sent(row, message_id)
+            return self._fail(row, f"error: {type(exc).__name__}")
+        return _Done(row, outbox.Outcome.sent(row.id, message_id))
 
-    async def _sent(self, row: OutboxMessage, message_id: int | None) -> None:
-        async with self.app.db.session() as session:
-            await outbox.mark_sent(
-                session, row.id or 0, now=self.app.clock.now(), telegram_message_id=message_id
-            )
-
-    async def _fail(self, row: OutboxMessage, reason: str, *, inactive: bool) -> None:
+    def _fail(self, row: Claimed, reason: str, *, gone: bool = False) -> _Done:
         log.info("outbox row %s (%s #%s) failed: %s", row.id, row.kind, row.ref_id, reason)
-        async with self.app.db.session() as session:
-            await outbox.mark_failed(session, row.id or 0, now=self.app.clock.now(), reason=reason)
-            if inactive and row.recipient_id is not None:
-                member = await session.get(Member, row.recipient_id)
-                if member is not None:
-                    await members.mark_inactive(session, member.telegram_id)
+        return _Done(row, outbox.Outcome.failed(row.id or 0, reason), recipient_gone=gone)
 
-    async def _transient(self, row: OutboxMessage, reason: str) -> None:
+    def _transient(self, row: Claimed, reason: str) -> _Done:
         if row.attempts >= outbox.MAX_ATTEMPTS:
-            await self._fail(
-                row, f"gave up after {row.attempts} attempts: {reason}", inactive=False
-            )
-            return
+            return self._fail(row, f"gave up after {row.attempts} attempts: {reason}")
         # 2, 4, 8, ... seconds, at most five minutes.
-        await self._record_retry(row, min(2**row.attempts, 300), reason, count=True)
+        backoff = timedelta(seconds=min(2**row.attempts, 300))
+        return self._retry(row, self.app.clock.now() + backoff, reason, count=True)
 
-    async def _record_retry(
-        self, row: OutboxMessage, seconds: float, reason: str, *, count: bool
-    ) -> None:
-        async with self.app.db.session() as session:
-            await outbox.retry_later(
-                session,
-                row.id or 0,
-                at=self.app.clock.now() + timedelta(seconds=seconds),
-                reason=reason,
-                count_attempt=count,
-            )
+    def _retry(self, row: Claimed, at: datetime, reason: str | None, *, count: bool) -> _Done:
+        return _Done(row, outbox.Outcome.retry(row.id or 0, at, reason, count_attempt=count))
 
-    async def _request(self, row: OutboxMessage) -> int | None:
+    async def _request(self, row: Claimed) -> int | None:
         payload: dict[str, Any] = row.payload or {}
         markup = (
             InlineKeyboardMarkup.de_json(payload["reply_markup"], self.bot)
@@ -301,7 +516,7 @@ class DeliveryWorker:
                 message_id=row.target_message_id,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=_NO_PREVIEW,
             )
             return row.target_message_id
         sent: Message
@@ -329,7 +544,7 @@ class DeliveryWorker:
                 payload["text"],
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                link_preview_options=_NO_PREVIEW,
                 **extra,
             )
         if payload.get("pin"):

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import access, audit, errors, group, help, invites, members, privacy, settings
+from handlers import (
+    access,
+    announcements,
+    audit,
+    errors,
+    group,
+    help,
+    invites,
+    members,
+    privacy,
+    settings,
+)
 
 # One group for commands, buttons and dialogues: the first handler that matches takes the update,
 # so the fallbacks (registered last) only see what no feature took.
@@ -15,6 +26,7 @@ MEMBERSHIP = 1
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     access.register(app, MAIN)
+    announcements.register(app, MAIN)
     help.register(app, MAIN)
     settings.register(app, MAIN)
     privacy.register(app, MAIN)

@@ -239,6 +239,4 @@ def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
         )
     app.add_handler(dialogue, group)
     app.add_handler(CommandHandler("start", start, filters=only_new), group)
-    app.add_handler(
-        CallbackQueryHandler(decide, pattern=r"^access:(approve|deny):\d{1,10}$"), group
-    )
+    app.add_handler(CallbackQueryHandler(decide, pattern=r"^access:(approve|deny):\d{1,9}$"), group)

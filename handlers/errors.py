@@ -56,6 +56,59 @@ MESSAGES: dict[str, str] = {
         "%(value)s is not a real UTC offset. Offsets go from -12:00 to +14:00 in steps of "
         "15 minutes."
     ),
+    "announcement_text_empty": _("The announcement has no text. Send its text, or /cancel."),
+    "announcement_too_long": _(
+        "That is too long for Telegram: the announcement would have %(length)s characters, and "
+        "a message can have at most %(limit)s. Please shorten it and send it again, or /cancel."
+    ),
+    "announcement_caption_too_long": _(
+        "With a photo or a document the text becomes its caption, and Telegram allows at most "
+        "%(limit)s characters there; the announcement would have %(length)s. Send it without "
+        "the attachment (Skip), or /cancel and start again with a shorter text."
+    ),
+    "announcement_bad_markup": _(
+        "I could not keep the formatting of that text. Please send it again with simpler "
+        "formatting, or /cancel."
+    ),
+    "announcement_preview_refused": _(
+        "Telegram refused to send the preview, so it would refuse the announcement too. "
+        "Nothing was sent; start again with /announce."
+    ),
+    "announcement_time_unparseable": _(
+        "I cannot read %(value)s as a date and time. Write it like 2026-12-03 10:00 (in your "
+        "time zone), or press Send now."
+    ),
+    "announcement_time_past": _(
+        "That time has already passed. Write a time in the future, like 2026-12-03 10:00, or "
+        "press Send now."
+    ),
+    "announcement_time_too_far": _(
+        "That is more than a year ahead. Choose a time within the next twelve months."
+    ),
+    "announcement_no_audience": _("Choose at least one audience first."),
+    "announcement_audience_empty": _(
+        "Nobody is in that audience: no active member matches it. Choose another audience."
+    ),
+    "announcement_not_found": _("That announcement does not exist."),
+    "announcement_cancelled": _("That announcement was cancelled: nothing of it was sent."),
+    "announcement_recalled": _("That announcement has already been recalled."),
+    "announcement_already_sent": _(
+        "That announcement has already gone out, so it cannot be cancelled; you can recall it."
+    ),
+    "announcement_not_sent_yet": _(
+        "That announcement has not gone out yet. Cancel it instead, if it should not go."
+    ),
+    "announcement_too_old_to_recall": _(
+        "Telegram lets a bot delete its messages only within 48 hours of sending them, and this "
+        "announcement is older than that: it can no longer be recalled."
+    ),
+    "announcement_no_ack": _("That announcement did not ask for acknowledgement."),
+    "announcement_already_reminded": _(
+        "A reminder has already been sent for that announcement; there is only one."
+    ),
+    "announcement_all_acknowledged": _(
+        "Everybody it reached has acknowledged it: there is nobody to remind."
+    ),
 }
 
 

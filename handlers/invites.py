@@ -110,4 +110,4 @@ def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
     only_new = filters.UpdateType.MESSAGE
     app.add_handler(CommandHandler("invite", invite_command, filters=only_new), group)
     app.add_handler(CommandHandler("invites", invites_command, filters=only_new), group)
-    app.add_handler(CallbackQueryHandler(revoke, pattern=r"^invite:revoke:\d{1,10}$"), group)
+    app.add_handler(CallbackQueryHandler(revoke, pattern=r"^invite:revoke:\d{1,9}$"), group)

@@ -34,11 +34,13 @@ class CommandInfo:
 COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("start", None, _("Start, or ask to join the working group")),
     CommandInfo("help", None, _("What I can do for you"), in_group=True),
+    CommandInfo("announcements", Role.MEMBER, _("Read recent announcements")),
     CommandInfo("language", Role.MEMBER, _("Choose your language")),
     CommandInfo("timezone", Role.MEMBER, _("Set your time zone")),
     CommandInfo("privacy", None, _("What the bot keeps about you")),
     CommandInfo("forgetme", None, _("Delete your personal data")),
     CommandInfo("cancel", None, _("Leave the current dialogue")),
+    CommandInfo("announce", Role.MODERATOR, _("Send an announcement")),
     CommandInfo("invite", Role.MODERATOR, _("Create an invite link")),
     CommandInfo("invites", Role.MODERATOR, _("List and revoke invite links")),
     CommandInfo("members", Role.MODERATOR, _("List members by country and role")),

@@ -1,5 +1,11 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
+from bot.models.announcements import (
+    Announcement,
+    AnnouncementAck,
+    AnnouncementStatus,
+    AttachmentKind,
+)
 from bot.models.audit import AuditAction, AuditEntry
 from bot.models.members import (
     AccessRequest,
@@ -16,6 +22,10 @@ __all__ = [
     "AccessRequest",
     "AccessRequestStatus",
     "Admission",
+    "Announcement",
+    "AnnouncementAck",
+    "AnnouncementStatus",
+    "AttachmentKind",
     "AuditAction",
     "AuditEntry",
     "Invite",

@@ -21,6 +21,9 @@ class AuditAction(StrEnum):
     INVITE_CREATED = "invite_created"
     INVITE_REVOKED = "invite_revoked"
     FORGOTTEN = "forgotten"
+    ANNOUNCED = "announced"
+    ANNOUNCEMENT_CANCELLED = "announcement_cancelled"
+    ANNOUNCEMENT_RECALLED = "announcement_recalled"
 
 
 class AuditEntry(SQLModel, table=True):

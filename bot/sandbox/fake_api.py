@@ -104,6 +104,8 @@ class TelegramLimits:
     """Flood limits as Telegram applies them to a bot (documented figures; bursts tolerated)."""
 
     per_second: int = 30
+    # With allow_paid_broadcast (a fee in Stars per message): this many a second instead.
+    paid_per_second: int = 1000
     private_burst: int = 3
     private_per_second: float = 1.0
     group_per_minute: int = 20
@@ -342,7 +344,7 @@ class FakeBotAPI:
                 raise TimeoutError(f"injected timeout for {method}")
             raise ApiError(fault.status, fault.description, fault.retry_after)
         if self.limits is not None and method.lower() in _COUNTED:
-            self._check_flood(params.get("chat_id"))
+            self._check_flood(params.get("chat_id"), paid=bool(params.get("allow_paid_broadcast")))
         if self.spec is not None:
             try:
                 self.spec.check(method, params, (files or {}).keys())
@@ -355,15 +357,16 @@ class FakeBotAPI:
             raise ApiError(400, f"Bad Request: the sandbox does not implement {method} yet")
         return await handler(params, files or {})
 
-    def _check_flood(self, chat_id: Any) -> None:
+    def _check_flood(self, chat_id: Any, *, paid: bool = False) -> None:
         """Answer 429 with retry_after, as Telegram does, when a limit would be broken."""
         assert self.limits is not None
         now = self.clock().timestamp()
         while self._sent_at and self._sent_at[0] <= now - 1.0:
             self._sent_at.popleft()
         wait = 0.0
-        if len(self._sent_at) >= self.limits.per_second:
-            wait = self._sent_at[0] + 1.0 - now
+        overall = self.limits.paid_per_second if paid else self.limits.per_second
+        if len(self._sent_at) >= overall:
+            wait = self._sent_at[-overall] + 1.0 - now
         if isinstance(chat_id, int):
             bucket = self._chat_buckets.get(chat_id)
             if bucket is None:

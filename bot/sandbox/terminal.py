@@ -14,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot import migrations
+from bot.clock import FakeClock
 from bot.config import Settings
 from bot.db import Database
 from bot.html_text import Entity
@@ -39,6 +42,7 @@ sandbox commands (anything else is a message to the bot from the current person)
   !group <text>     write <text> in the group chat
   !join, !leave     join or leave the group chat
   !block, !unblock  block or unblock the bot
+  !wait <n>m|h|d    let time pass (scheduled messages fall due; e.g. !wait 90m)
   !help             this list
   !quit             stop (Ctrl-D does too)"""
 
@@ -352,11 +356,24 @@ class Terminal:
         elif name == "unblock":
             await self.user.unblock()
             self.note(f"{self.me.full_name} unblocked the bot")
+        elif name == "wait":
+            await self.wait(rest)
         elif name == "help":
             self.say(HELP)
         else:
             self.note(f"unknown sandbox command !{name}; !help lists them")
         return True
+
+    async def wait(self, amount: str) -> None:
+        match = re.fullmatch(r"(\d{1,4})\s*([mhd])", amount.strip().lower())
+        clock = self.sandbox.clock
+        if match is None or not isinstance(clock, FakeClock):
+            self.note("say how long, e.g. !wait 30m, !wait 2h or !wait 1d")
+            return
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+        clock.advance(timedelta(**{unit: int(match.group(1))}))
+        self.note(f"it is now {clock.now():%Y-%m-%d %H:%M} UTC")
+        await self.observe(self.sandbox.deliver)
 
     async def send(self, text: str) -> None:
         if self.user.id in self.sandbox.api.blocked:
@@ -525,7 +542,11 @@ def run_terminal(
 
     with asyncio.Runner() as runner:
         database = Database(settings.database_url)
-        sandbox = Sandbox(settings, spec=spec, database=database)
+        # Sandbox time starts now and moves a second per message (and with !wait): people do not
+        # type faster than that, and Telegram's flood limits count on it.
+        sandbox = Sandbox(
+            settings, spec=spec, database=database, clock=FakeClock(datetime.now(UTC))
+        )
         started = False
         try:
             runner.run(seed(database, sandbox.now()))

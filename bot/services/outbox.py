@@ -1,24 +1,31 @@
 """The outbox: queue what the bot starts, claim it for sending, record how each one ended.
 
-Delivery guarantee (see README, "Delivery"): a row is claimed (state `sending`) and committed
-before its request goes to Telegram, and marked `sent` in its own commit right after Telegram's
-answer. A crash in between leaves it `sending`; it is sent again once its claim is stale, so a
-crash repeats at most the rows that were in flight, and never skips one.
+Delivery guarantee (see README, "Delivery"): a row is claimed (state `sending`) and the claim
+committed before its request goes to Telegram; its outcome (sent with the message id, failed
+with the reason, or pending again for a retry) is committed by the worker's next transaction
+after Telegram's answer, which it makes as soon as any request finishes, batched with the
+outcomes of the others that finished meanwhile and with the next claim. A worker never has more
+than its concurrency in rows `sending`. A crash leaves those rows `sending`; they are sent again
+(at the next start with SQLite, one process; once the claim is stale, STALE_CLAIM, with
+PostgreSQL), so a crash repeats at most the rows that were in flight, and never skips one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import BigInteger, Integer, String, Table, bindparam, func, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.models import OutboxAction, OutboxMessage, OutboxState
+from bot.models.types import UTCDateTime
 
 # A request to Telegram never takes this long: a `sending` row older than this was abandoned by a
 # process that died, and is sent again.
@@ -83,32 +90,134 @@ async def enqueue(
     return rows
 
 
-async def claim(
-    session: AsyncSession, *, now: datetime, worker: str, limit: int = 50
-) -> list[OutboxMessage]:
-    """Take due rows for sending: pending ones, and `sending` ones whose claim went stale.
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed row, as the worker needs it to make the request: lighter than the ORM row."""
 
-    On PostgreSQL the rows are locked with SKIP LOCKED, so several workers never take the same
-    row; SQLite has one process, and its write lock serializes claims.
+    id: int
+    kind: str
+    ref_id: int | None
+    action: str
+    chat_id: int
+    recipient_id: int | None
+    target_message_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+
+
+Target = AsyncSession | AsyncConnection
+_CLAIMED_COLUMNS = tuple(f.name for f in fields(Claimed))
+
+
+async def claim(
+    session: Target,
+    *,
+    now: datetime,
+    worker: str,
+    limit: int = 50,
+    include_stale: bool = True,
+) -> list[OutboxMessage]:
+    """Take due rows for sending: `sending` ones whose claim went stale (a process died with
+    them in flight), then pending ones in the order they fell due (`not_before`, then id).
+
+    Each is one statement, `UPDATE ... WHERE id IN (rows) RETURNING ...`, that walks the index
+    on (state, not_before, id) and stops after `limit` rows. On PostgreSQL the rows are picked
+    with `FOR UPDATE SKIP LOCKED`, so several workers never take the same row. On SQLite the
+    statement takes the write lock before it reads, so two claims in one process (or a claim
+    racing a handler's write) are serialized by it and busy_timeout instead of both reading the
+    same rows. Call it first in its transaction or after a write: on SQLite a transaction that
+    read before it writes can fail when another connection committed in between.
     """
-    due = (col(OutboxMessage.state) == OutboxState.PENDING) & (col(OutboxMessage.not_before) <= now)
-    abandoned = (col(OutboxMessage.state) == OutboxState.SENDING) & (
-        col(OutboxMessage.claimed_at) < now - STALE_CLAIM
-    )
-    query = (
-        select(OutboxMessage).where(due | abandoned).order_by(col(OutboxMessage.id)).limit(limit)
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(await session.exec(query))
-    for row in rows:
-        row.state = OutboxState.SENDING
-        row.claimed_at = now
-        row.claimed_by = worker
-        row.attempts += 1
-        session.add(row)
-    await session.flush()
+    rows = await _claim(session, now, worker, limit, include_stale, full=True)
+    return [OutboxMessage(**row) for row in rows]
+
+
+async def claim_batch(
+    target: Target,
+    *,
+    now: datetime,
+    worker: str,
+    limit: int,
+    include_stale: bool = True,
+) -> list[Claimed]:
+    """`claim`, for the worker: the few columns a request needs, not ORM rows."""
+    rows = await _claim(target, now, worker, limit, include_stale, full=False)
+    return [Claimed(**{name: row[name] for name in _CLAIMED_COLUMNS}) for row in rows]
+
+
+async def _claim(
+    target: Target, now: datetime, worker: str, limit: int, include_stale: bool, *, full: bool
+) -> list[Any]:
+    if limit <= 0:
+        return []
+    connection = await _connection(target)
+    dialect = connection.dialect.name
+    params = {"now": now, "worker": worker, "limit": limit, "stale_before": now - STALE_CLAIM}
+    rows: list[Any] = []
+    if include_stale:
+        result = await connection.execute(_claim_statement(dialect, stale=True, full=full), params)
+        rows = sorted(result.mappings(), key=lambda row: row["id"])
+    if len(rows) < limit:
+        params["limit"] = limit - len(rows)
+        result = await connection.execute(_claim_statement(dialect, stale=False, full=full), params)
+        rows.extend(sorted(result.mappings(), key=lambda row: (row["not_before"], row["id"])))
     return rows
+
+
+@cache
+def _claim_statement(dialect: str, *, stale: bool, full: bool) -> Any:
+    """Built once per kind: SQLAlchemy then finds it in its compiled cache at once."""
+    table = _table()
+    if stale:
+        picked = (
+            select(table.c.id)
+            .where(
+                (table.c.state == OutboxState.SENDING)
+                & (table.c.claimed_at < bindparam("stale_before", type_=UTCDateTime()))
+            )
+            .order_by(table.c.id)
+        )
+    else:
+        picked = (
+            select(table.c.id)
+            .where(
+                (table.c.state == OutboxState.PENDING)
+                & (table.c.not_before <= bindparam("now", type_=UTCDateTime()))
+            )
+            .order_by(table.c.not_before, table.c.id)
+        )
+    picked = picked.limit(bindparam("limit", type_=Integer()))
+    if dialect == "postgresql":
+        # A CTE is evaluated once, and one with FOR UPDATE is never inlined: exactly `limit`
+        # rows, locked, skipping those other workers have locked.
+        chosen = picked.with_for_update(skip_locked=True).cte("picked")
+        picked = select(chosen.c.id)
+    # (Not a CTE on SQLite: Python's sqlite3 opens the transaction only before a statement that
+    # starts with UPDATE, and the claim belongs to the caller's transaction.)
+    columns = (
+        list(table.c) if full else [table.c[name] for name in (*_CLAIMED_COLUMNS, "not_before")]
+    )
+    return (
+        update(table)
+        .where(table.c.id.in_(picked))
+        .values(
+            state=OutboxState.SENDING,
+            claimed_at=bindparam("now", type_=UTCDateTime()),
+            claimed_by=bindparam("worker", type_=String()),
+            attempts=table.c.attempts + 1,
+        )
+        .returning(*columns)
+    )
+
+
+def _table() -> Table:
+    return OutboxMessage.__table__  # type: ignore[attr-defined,no-any-return]
+
+
+async def _connection(target: Target) -> AsyncConnection:
+    if isinstance(target, AsyncConnection):
+        return target
+    return await target.connection()
 
 
 async def release_claims(session: AsyncSession, worker_prefix: str | None = None) -> int:
@@ -162,6 +271,121 @@ async def retry_later(
         values["attempts"] = OutboxMessage.attempts - 1
     await session.exec(  # type: ignore[call-overload]
         update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(**values)
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed row ended this time: what `record` writes.
+
+    `state` SENT (with the message id), FAILED (with the reason) or PENDING (again, not before
+    `not_before`: a retry; `count_attempt=False` when it was not the message's fault, a 429 or a
+    turn further away than the worker holds a claim).
+    """
+
+    row_id: int
+    state: OutboxState
+    telegram_message_id: int | None = None
+    reason: str | None = None
+    not_before: datetime | None = None
+    count_attempt: bool = True
+
+    @classmethod
+    def sent(cls, row_id: int, telegram_message_id: int | None) -> Outcome:
+        return cls(row_id, OutboxState.SENT, telegram_message_id=telegram_message_id)
+
+    @classmethod
+    def failed(cls, row_id: int, reason: str) -> Outcome:
+        return cls(row_id, OutboxState.FAILED, reason=reason)
+
+    @classmethod
+    def retry(
+        cls, row_id: int, at: datetime, reason: str | None, *, count_attempt: bool = True
+    ) -> Outcome:
+        return cls(
+            row_id, OutboxState.PENDING, reason=reason, not_before=at, count_attempt=count_attempt
+        )
+
+
+async def record(
+    target: Target,
+    outcomes: Iterable[Outcome],
+    *,
+    now: datetime,
+    worker: str | None = None,
+) -> None:
+    """Write many outcomes in the caller's transaction: one statement for all the sent rows.
+
+    Only rows still `sending` (and, given `worker`, still claimed by it) change: an outcome
+    never overwrites a row that another worker took over after the claim went stale.
+    """
+    outcomes = list(outcomes)
+    if not outcomes:
+        return
+    connection = await _connection(target)
+    sent = [o for o in outcomes if o.state == OutboxState.SENT]
+    if sent:
+        await connection.execute(
+            _sent_statement(by_worker=worker is not None),
+            [
+                {
+                    "row_id": o.row_id,
+                    "message_id": o.telegram_message_id,
+                    "now": now,
+                    "worker": worker,
+                }
+                for o in sent
+            ],
+        )
+    table = _table()
+    for outcome in outcomes:  # rare: failures and retries
+        if outcome.state == OutboxState.SENT:
+            continue
+        values: dict[str, Any]
+        if outcome.state == OutboxState.FAILED:
+            values = {
+                "state": OutboxState.FAILED,
+                "done_at": now,
+                "last_error": (outcome.reason or "failed")[:300],
+            }
+        else:
+            values = {
+                "state": OutboxState.PENDING,
+                "not_before": outcome.not_before or now,
+                "claimed_at": None,
+                "claimed_by": None,
+            }
+            if outcome.reason is not None:
+                values["last_error"] = outcome.reason[:300]
+            if not outcome.count_attempt:
+                values["attempts"] = table.c.attempts - 1
+        await connection.execute(
+            update(table).where(_still_claimed(table, worker is not None)).values(**values),
+            {"row_id": outcome.row_id, "worker": worker},
+        )
+
+
+def _still_claimed(table: Table, by_worker: bool) -> Any:
+    condition = (table.c.id == bindparam("row_id", type_=Integer())) & (
+        table.c.state == OutboxState.SENDING
+    )
+    if by_worker:
+        condition = condition & (table.c.claimed_by == bindparam("worker", type_=String()))
+    return condition
+
+
+@cache
+def _sent_statement(*, by_worker: bool) -> Any:
+    table = _table()
+    return (
+        update(table)
+        .where(_still_claimed(table, by_worker))
+        .values(
+            state=OutboxState.SENT,
+            done_at=bindparam("now", type_=UTCDateTime()),
+            telegram_message_id=bindparam("message_id", type_=BigInteger()),
+            last_error=None,
+        )
     )
 
 

@@ -70,6 +70,8 @@ async def test_unknown_command_and_plain_text(sandbox: Sandbox, admin: SandboxUs
         "lang:xx",
         "audit:99999",
         "invite:revoke:-1",
+        "access:approve:9999999999",
+        "invite:revoke:99999999999",
         "forget:maybe",
         "x" * 64,
         "tz:../../etc/passwd",

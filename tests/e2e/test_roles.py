@@ -16,6 +16,8 @@ MINIMUM_ROLE = {
     "/forgetme": "stranger",
     "/language": "member",
     "/timezone": "member",
+    "/announcements": "member",
+    "/announce": "moderator",
     "/invite": "moderator",
     "/invites": "moderator",
     "/members": "moderator",

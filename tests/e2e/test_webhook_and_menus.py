@@ -84,6 +84,7 @@ async def test_command_menus_per_language_and_scope(sandbox: Sandbox) -> None:
     assert names(private) == [
         "start",
         "help",
+        "announcements",
         "language",
         "timezone",
         "privacy",
