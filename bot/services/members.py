@@ -18,7 +18,7 @@ from bot.models import (
     MemberStatus,
     Role,
 )
-from bot.services import audit, countries
+from bot.services import audit, countries, outbox
 from bot.services.errors import ServiceError
 
 MAX_NAME = 256
@@ -262,6 +262,7 @@ async def remove(
     await audit.record(
         session, AuditAction.REMOVED, at=now, actor=actor, subject=target, detail=reason[:300]
     )
+    await outbox.cancel_for_person(session, target.id, target.telegram_id)
     target.status = MemberStatus.REMOVED
     target.role = Role.MEMBER
     target.agency = None
@@ -282,6 +283,7 @@ async def lose_group_access(session: AsyncSession, telegram_id: int, now: dateti
     await audit.record(
         session, AuditAction.LOST_ACCESS, at=now, subject=member, detail="left group"
     )
+    await outbox.cancel_for_person(session, member.id, member.telegram_id)
     await session.delete(member)
     await session.flush()
     return True
@@ -320,6 +322,7 @@ async def forget(session: AsyncSession, member: Member, now: datetime) -> None:
     )
     for request in requests:
         await session.delete(request)
+    await outbox.cancel_for_person(session, member.id, member.telegram_id)
     await session.delete(member)
     await session.flush()
 

@@ -403,6 +403,19 @@ async def cancel(session: AsyncSession, kind: str, ref_id: int) -> int:
     return int(result.rowcount or 0)
 
 
+async def cancel_for_person(session: AsyncSession, member_id: int | None, chat_id: int) -> int:
+    """Someone lost access or asked to be forgotten: what has not gone to them never will."""
+    to_them = col(OutboxMessage.chat_id) == chat_id
+    if member_id is not None:
+        to_them = to_them | (col(OutboxMessage.recipient_id) == member_id)
+    result = await session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(to_them, col(OutboxMessage.state) == OutboxState.PENDING)
+        .values(state=OutboxState.CANCELLED, last_error="recipient no longer a member")
+    )
+    return int(result.rowcount or 0)
+
+
 async def rows_for(
     session: AsyncSession, kind: str, ref_id: int, action: OutboxAction | None = None
 ) -> list[OutboxMessage]:

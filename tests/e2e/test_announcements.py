@@ -775,6 +775,25 @@ async def test_a_cancelled_scheduled_announcement_never_goes(
     assert "no announcements for you yet" in history.text
 
 
+async def test_someone_removed_or_forgotten_before_the_time_never_gets_it(
+    sandbox: Sandbox, admin: SandboxUser, clock: FakeClock
+) -> None:
+    group = await working_group(sandbox)
+    moderator = group.moderator
+    await announce(sandbox, moderator, audience=("KZ", "KG"), when="2026-11-28 09:00")
+    await admin.send(f"/remove @{group['kz'].json['username']}")
+    asked = await group["kg"].send("/forgetme")
+    await group["kg"].press(asked.last, "1")
+    clock.advance(timedelta(days=3))
+    await settle(sandbox)
+    assert received(sandbox, group["kz"].id) == [] and received(sandbox, group["kg"].id) == []
+    assert {r.state for r in await outbox_rows(sandbox)} == {"cancelled"}
+    from tests.conftest import audit_rows
+
+    posted = [e for e in await audit_rows(sandbox) if e.action == "announced"]
+    assert len(posted) == 1 and "announcement #1 to 2 chat(s)" in posted[0].detail
+
+
 # -- recall -----------------------------------------------------------------------------------
 
 
