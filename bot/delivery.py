@@ -21,7 +21,7 @@ import os
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -254,6 +254,12 @@ class DeliveryWorker:
         # Outcomes whose commit failed (the database went away): written by the next one.
         self._unrecorded: list[_Done] = []
         self._stale_checked_at: datetime | None = None
+
+    def use_virtual_time(self, sleep_until: SleepUntil) -> None:
+        """Tests and the sandbox: waits move a fake clock, one request at a time keeps order."""
+        self.limiter.sleep_until = sleep_until
+        self.limits = replace(self.limits, concurrency=1)
+        self._in_flight = asyncio.Semaphore(1)
 
     async def _real_sleep_until(self, moment: datetime) -> None:
         await asyncio.sleep(max(0.0, (moment - self.app.clock.now()).total_seconds()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -220,9 +220,7 @@ class Sandbox:
         if isinstance(self.clock, FakeClock):
             # Virtual time: waiting for a turn moves the clock instead of sleeping, and one
             # request at a time keeps the order (and the fake's view of the rates) exact.
-            self.worker.limiter.sleep_until = self._advance_to
-            self.worker.limits = replace(self.worker.limits, concurrency=1)
-            self.worker._in_flight = asyncio.Semaphore(1)
+            self.worker.use_virtual_time(self._advance_to)
         self._started = False
         self.on_error: Callable[[BaseException], None] | None = None
 
