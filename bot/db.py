@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,11 +31,12 @@ def sync_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = -1) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers go on while the bot writes; busy_timeout waits instead of failing at once.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    timeout = SQLITE_BUSY_TIMEOUT_MS if busy_timeout_ms < 0 else busy_timeout_ms
+    cursor.execute(f"PRAGMA busy_timeout={timeout}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -54,6 +55,7 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
+        self._sync_engine: Engine | None = None
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -61,6 +63,23 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    def sqlite_sync_engine(self) -> Engine | None:
+        """A synchronous engine on the same SQLite file, that never waits for a lock.
+
+        For short writes from the event loop's own thread (the delivery worker's commits): no
+        hop to aiosqlite's thread and back for every statement. It fails at once with "database
+        is locked" instead of waiting, so it can never hold the event loop up; the caller then
+        takes the async path, which waits.
+        """
+        if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
+            return None
+        if self._sync_engine is None:
+            url = self.engine.url.set(drivername="sqlite+pysqlite")
+            engine = create_engine(url, connect_args={"timeout": 0})
+            event.listen(engine, "connect", lambda c, r: _sqlite_pragmas(c, r, busy_timeout_ms=0))
+            self._sync_engine = engine
+        return self._sync_engine
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -77,3 +96,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()

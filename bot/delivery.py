@@ -20,11 +20,13 @@ import math
 import os
 import socket
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message
@@ -44,6 +46,7 @@ from bot.services import members, outbox
 from bot.services.outbox import Claimed
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SleepUntil = Callable[[datetime], Awaitable[None]]
 ProgressListener = Callable[[str, int], Awaitable[None]]
@@ -200,6 +203,27 @@ class RateLimiter:
 def _moment(timestamp: float, tz: tzinfo | None) -> datetime:
     """The datetime of a timestamp, rounded up to the microsecond (never before it)."""
     return datetime.fromtimestamp(math.ceil(timestamp * 1_000_000) / 1_000_000, tz=tz or UTC)
+
+
+class _Immediate:
+    """A synchronous connection behind the `execute` coroutine the outbox service awaits."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self.connection.execute(statement, parameters)
+
+
+def _run_now(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (it only awaits _Immediate), here and now."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("the coroutine suspended: it is not immediate")
 
 
 def worker_name() -> str:
@@ -371,6 +395,9 @@ class DeliveryWorker:
         done, self._unrecorded = self._unrecorded, []
         now = self.app.clock.now()
         include_stale = self._stale_check_due(now)
+        rows = self._commit_sqlite_now(done, room, now, include_stale)
+        if rows is not None:
+            return self._committed(done, rows, now, include_stale, room)
         try:
             async with connection.begin():
                 # Writes first: on SQLite a transaction that read first may not write later.
@@ -386,12 +413,54 @@ class DeliveryWorker:
         except BaseException:
             self._unrecorded[:0] = done
             raise
+        return self._committed(done, rows, now, include_stale, room)
+
+    def _committed(
+        self, done: list[_Done], rows: list[Claimed], now: datetime, include_stale: bool, room: int
+    ) -> list[Claimed]:
         if include_stale and room:
             self._stale_checked_at = now
         for item in done:
             if item.row.ref_id is not None:
                 self._changed.add((item.row.kind, item.row.ref_id))
         return rows
+
+    def _commit_sqlite_now(
+        self, done: list[_Done], room: int, now: datetime, include_stale: bool
+    ) -> list[Claimed] | None:
+        """The same transaction on SQLite, run in this thread without waiting for any lock.
+
+        A commit through aiosqlite costs a dozen hops to its thread and back (~2 ms), which
+        bounded a broadcast to about 8 messages per 2 ms. Here it is ~0.2 ms. None when it
+        cannot be done this way (PostgreSQL, a member to mark inactive, the file is locked):
+        the caller takes the async path.
+        """
+        engine = self.app.db.sqlite_sync_engine()
+        if engine is None or any(d.recipient_gone and d.row.recipient_id for d in done):
+            return None
+        try:
+            with engine.begin() as sync_connection:
+                immediate = _Immediate(sync_connection)
+                _run_now(
+                    outbox.record(immediate, [d.outcome for d in done], now=now, worker=self.name)
+                )
+                return _run_now(
+                    outbox.claim_batch(
+                        immediate,
+                        now=now,
+                        worker=self.name,
+                        limit=room,
+                        include_stale=include_stale,
+                    )
+                )
+        except OperationalError as exc:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                return None
+            self._unrecorded[:0] = done
+            raise
+        except BaseException:
+            self._unrecorded[:0] = done
+            raise
 
     @staticmethod
     async def _mark_inactive(connection: AsyncConnection, member_ids: list[int]) -> None:

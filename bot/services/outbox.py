@@ -215,9 +215,10 @@ def _table() -> Table:
 
 
 async def _connection(target: Target) -> AsyncConnection:
-    if isinstance(target, AsyncConnection):
-        return target
-    return await target.connection()
+    if isinstance(target, AsyncSession):
+        return await target.connection()
+    # An AsyncConnection, or anything with its `execute` (the worker's SQLite fast path).
+    return target
 
 
 async def release_claims(session: AsyncSession, worker_prefix: str | None = None) -> int:

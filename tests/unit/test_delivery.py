@@ -13,6 +13,7 @@ from bot.clock import FakeClock
 from bot.db import Database
 from bot.delivery import DeliveryLimits, RateLimiter, SlidingWindow, _seconds
 from bot.models import OutboxMessage, OutboxState
+from bot.sandbox.driver import Sandbox
 from bot.services import outbox
 from bot.services.outbox import Outcome, Outgoing
 
@@ -336,3 +337,23 @@ async def test_a_late_wake_up_is_not_carried_over_to_the_pace() -> None:
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= SPACING / 2 - TOLERANCE
     assert _most_in(times, 1.0) <= 30
+
+
+async def test_the_sqlite_fast_commit_never_waits_for_a_lock(sandbox: Sandbox) -> None:
+    """The worker's in-thread commit on SQLite gives way at once when another connection
+    holds the write lock (the async path, which waits, takes over): the event loop never
+    blocks on it."""
+    from sqlalchemy import text as sql_text
+
+    db = sandbox.app.bot_data["app"].db
+    worker = sandbox.worker
+    if db.dialect != "sqlite":
+        assert db.sqlite_sync_engine() is None  # PostgreSQL: always the async path
+        return
+    async with db.engine.connect() as holder:
+        transaction = await holder.begin()
+        await holder.execute(sql_text("UPDATE members SET username = username"))
+        started = sandbox.now()
+        assert worker._commit_sqlite_now([], 5, started, False) is None
+        await transaction.rollback()
+    assert worker._commit_sqlite_now([], 5, sandbox.now(), False) == []
