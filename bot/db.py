@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -56,6 +57,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._sync_engine: Engine | None = None
+        self._driver_connection: sqlite3.Connection | None = None
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -81,6 +83,18 @@ class Database:
             self._sync_engine = engine
         return self._sync_engine
 
+    def sqlite_driver_connection(self) -> sqlite3.Connection | None:
+        """The same file through the sqlite3 module itself, in autocommit mode, never waiting
+        for a lock: for the delivery worker's most frequent commit (see outbox service)."""
+        engine = self.sqlite_sync_engine()
+        if engine is None:
+            return None
+        if self._driver_connection is None:
+            connection = sqlite3.connect(engine.url.database or "", timeout=0, isolation_level=None)
+            _sqlite_pragmas(connection, None, busy_timeout_ms=0)
+            self._driver_connection = connection
+        return self._driver_connection
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back on an exception."""
@@ -98,3 +112,6 @@ class Database:
         await self.engine.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+        if self._driver_connection is not None:
+            self._driver_connection.close()
+            self._driver_connection = None

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import socket
+import sqlite3
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
@@ -438,6 +439,19 @@ class DeliveryWorker:
         engine = self.app.db.sqlite_sync_engine()
         if engine is None or any(d.recipient_gone and d.row.recipient_id for d in done):
             return None
+        driver = self.app.db.sqlite_driver_connection()
+        if driver is not None and not include_stale:
+            try:
+                rows = outbox.sqlite_commit_sent_and_claim(
+                    driver, [d.outcome for d in done], now=now, worker=self.name, limit=room
+                )
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                    return None
+                self._unrecorded[:0] = done
+                raise
+            if rows is not None:
+                return rows
         try:
             with engine.begin() as sync_connection:
                 immediate = _Immediate(sync_connection)
