@@ -343,6 +343,8 @@ class DeliveryWorker:
         claimed = 0
         rounds = 0
         flying: dict[asyncio.Task[_Done], Claimed] = {}
+        # Finished requests arrive here (cheaper than asyncio.wait over all in flight each time).
+        finished: asyncio.Queue[asyncio.Task[_Done]] = asyncio.Queue()
         # One connection for the whole drain: a broadcast commits once per batch on it.
         async with self.app.db.engine.connect() as connection:
             try:
@@ -356,7 +358,9 @@ class DeliveryWorker:
                             rounds += 1
                         claimed += len(rows)
                         for row in rows:
-                            flying[asyncio.ensure_future(self._deliver_bounded(row))] = row
+                            task = asyncio.ensure_future(self._deliver_bounded(row))
+                            task.add_done_callback(finished.put_nowait)
+                            flying[task] = row
                         await self._notify()
                     if not flying:
                         if rows:
@@ -365,10 +369,12 @@ class DeliveryWorker:
                         if not await self._notify(final=True) or not claiming:
                             break
                         continue
-                    done, _ = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    done = [await finished.get()]
+                    while not finished.empty():
+                        done.append(finished.get_nowait())
                     for task in done:
-                        flying.pop(task)
-                        self._unrecorded.append(task.result())
+                        if flying.pop(task, None) is not None:
+                            self._unrecorded.append(task.result())
             except Exception:
                 # Let the requests on their way finish: their outcomes are written next time.
                 if flying:
