@@ -362,7 +362,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--concurrency",
         type=int,
         default=Settings.model_fields["delivery_concurrency"].default,
-        help="DELIVERY_CONCURRENCY of the worker (and of the bare loop run 8-at-once)",
+        help="DELIVERY_CONCURRENCY of the worker (and of the bare loop run as many at once)",
     )
     parser.add_argument("--no-check", action="store_true", help="print only, never fail")
     parser.add_argument("--profile", action="store_true", help="profile the worker in (b)")
@@ -384,7 +384,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
 
 
-def settings_for(database_url: str, concurrency: int = 8) -> Settings:
+def settings_for(database_url: str, concurrency: int = 16) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         database_url=database_url,

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     # Delivery: Telegram's overall limit per bot (divide it between processes), and paid broadcast.
     delivery_rate: float = Field(default=30.0, gt=0, le=1000)
     delivery_paid_broadcast: bool = False
-    delivery_concurrency: int = Field(default=8, ge=1, le=100)
+    # 16 keeps 30 a second even when a request takes half a second; a crash repeats at most this.
+    delivery_concurrency: int = Field(default=16, ge=1, le=100)
     # How long another bot process may act on a stale role (PostgreSQL, several processes).
     member_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 

@@ -67,7 +67,7 @@ class DeliveryLimits:
     # second, for a fee in Stars): the rate is still `per_second`, so raise it with this.
     paid_broadcast: bool = False
     # Requests on their way to Telegram at once; also the most rows one worker has `sending`.
-    concurrency: int = 8
+    concurrency: int = 16
     # A claimed row waits at most this long (seconds) for its turn; a later turn (a group past
     # its 20 a minute, a long 429 pause) puts it back, pending until then, and frees its slot.
     max_wait: float = 5.0
@@ -268,8 +268,6 @@ class DeliveryWorker:
         self._sleep_until = sleep_until or self._real_sleep_until
         self.limiter = RateLimiter(self.limits, app.clock.now, self._sleep_until)
         self._wake = asyncio.Event()
-        # A second bound on requests at once (the claims already keep to `limits.concurrency`).
-        self._in_flight = asyncio.Semaphore(max(1, self.limits.concurrency))
         self._stopping = False
         self._listeners: dict[str, list[ProgressListener]] = {}
         # Listeners hear of a cause at most this often (seconds), and once more at the end.
@@ -284,7 +282,6 @@ class DeliveryWorker:
         """Tests and the sandbox: waits move a fake clock, one request at a time keeps order."""
         self.limiter.sleep_until = sleep_until
         self.limits = replace(self.limits, concurrency=1)
-        self._in_flight = asyncio.Semaphore(1)
 
     async def _real_sleep_until(self, moment: datetime) -> None:
         await asyncio.sleep(max(0.0, (moment - self.app.clock.now()).total_seconds()))
@@ -358,7 +355,8 @@ class DeliveryWorker:
                             rounds += 1
                         claimed += len(rows)
                         for row in rows:
-                            task = asyncio.ensure_future(self._deliver_bounded(row))
+                            # At most `concurrency` in flight: claims only fill free slots.
+                            task = asyncio.ensure_future(self._deliver(row))
                             task.add_done_callback(finished.put_nowait)
                             flying[task] = row
                         await self._notify()
@@ -387,10 +385,6 @@ class DeliveryWorker:
                     task.cancel()
                 raise
         return claimed
-
-    async def _deliver_bounded(self, row: Claimed) -> _Done:
-        async with self._in_flight:
-            return await self._deliver(row)
 
     async def _commit(self, connection: AsyncConnection, room: int) -> list[Claimed]:
         """One transaction: the outcomes so far (and members who left), then new claims.
