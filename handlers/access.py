@@ -114,7 +114,7 @@ async def receive_note(update: Update, context: CallbackContext, caller: Caller)
         ],
         now=caller.now,
     )
-    await caller.session.commit()
+    await caller.commit()
     wake_delivery(context)
     await reply(update, caller.render("access/request_sent.html"))
     return ConversationHandler.END
@@ -210,7 +210,7 @@ async def decide(update: Update, context: CallbackContext, caller: Caller) -> No
             )
         )
     await outbox.enqueue(caller.session, KIND, request.id, told, now=caller.now)
-    await caller.session.commit()
+    await caller.commit()
     wake_delivery(context)
     await query.answer()
     await edit(

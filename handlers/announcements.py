@@ -862,7 +862,7 @@ async def confirm(update: Update, context: CallbackContext, caller: Caller) -> i
             return await _ask_audience(update, caller, dialogue)
         return ConversationHandler.END
     progress = await announcements.progress(caller.session, announcement)
-    await caller.session.commit()
+    await caller.commit()
     _drop(context)
     await _drop_buttons(update)
     # The report is the answer; the worker keeps it up to date once it knows the message.
@@ -876,7 +876,7 @@ async def confirm(update: Update, context: CallbackContext, caller: Caller) -> i
             sent.message_id,
             progress.key(announcement.status),
         )
-        await caller.session.commit()
+        await caller.commit()
         # Delivery may have moved on while the report was on its way.
         await refresh_report(app, announcement.id or 0)
     wake_delivery(context)
@@ -926,7 +926,7 @@ async def acknowledge(update: Update, context: CallbackContext, caller: Caller) 
     except ServiceError:
         await query.answer(caller.t("This button is no longer valid."), show_alert=True)
         return
-    await caller.session.commit()
+    await caller.commit()
     if first:
         await query.answer(caller.t("Thank you: your acknowledgement is recorded."))
         await refresh_report(caller.app, announcement_id)
@@ -1029,7 +1029,7 @@ async def remind(update: Update, context: CallbackContext, caller: Caller) -> No
     except ServiceError as error:
         await _alert(update, caller, error)
         return
-    await caller.session.commit()
+    await caller.commit()
     wake_delivery(context)
     await _drop_buttons(update)
     await reply(update, caller.render("announcements/reminded.html", count=count))
@@ -1068,7 +1068,7 @@ async def recall(update: Update, context: CallbackContext, caller: Caller) -> No
     except ServiceError as error:
         await _alert(update, caller, error)
         return
-    await caller.session.commit()
+    await caller.commit()
     await refresh_report(caller.app, ident or 0)
     wake_delivery(context)
     await query.answer()
@@ -1093,7 +1093,7 @@ async def cancel_scheduled(update: Update, context: CallbackContext, caller: Cal
     except ServiceError as error:
         await _alert(update, caller, error)
         return
-    await caller.session.commit()
+    await caller.commit()
     await refresh_report(caller.app, announcement.id or 0)
     wake_delivery(context)
     assert update.callback_query is not None

@@ -92,6 +92,11 @@ class Caller:
     def profile(self) -> members.Profile:
         return profile_of(self.user)
 
+    async def commit(self) -> None:
+        """Make this update's changes durable now: before the delivery worker is woken for
+        rows it queued, or before an answer that says a change was made."""
+        await self.session.commit()
+
     def became(self, member: Member | None) -> None:
         """The caller's row changed during this update (admitted, language set, forgotten)."""
         self.member = member

@@ -100,7 +100,7 @@ async def members_page(update: Update, context: CallbackContext, caller: Caller)
 async def _changed(
     update: Update, context: CallbackContext, caller: Caller, target: Member, template: str
 ) -> None:
-    await caller.session.commit()
+    await caller.commit()
     await reply(update, caller.render(template, member=target))
     await publish_for(context.bot, target)
 
@@ -175,7 +175,7 @@ async def setcountry_command(update: Update, context: CallbackContext, caller: C
     except ServiceError as error:
         await reply(update, explain(caller.locale, error))
         return
-    await caller.session.commit()
+    await caller.commit()
     await reply(update, caller.render("members/country_changed.html", member=target))
 
 
