@@ -25,12 +25,14 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import wraps
 from typing import Any
 
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     Bot,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -244,6 +246,41 @@ async def _expired(update: Update, caller: Caller) -> int:
     return ConversationHandler.END
 
 
+MessageStep = Callable[[Update, CallbackContext, Caller, Dialogue, Message], Awaitable[int]]
+ButtonStep = Callable[[Update, CallbackContext, Caller, Dialogue, CallbackQuery], Awaitable[int]]
+
+
+def _message_step(handler: MessageStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
+    """A step of the dialogue answered by a message: the draft, or "this dialogue expired"."""
+
+    @command(role=Role.MODERATOR)
+    @wraps(handler)
+    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
+        dialogue = _dialogue(context)
+        message = update.effective_message
+        if dialogue is None or message is None:
+            return await _expired(update, caller)
+        return await handler(update, context, caller, dialogue, message)
+
+    return step
+
+
+def _button_step(handler: ButtonStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
+    """A step of the dialogue answered by a button press: the draft and the press (its data
+    matched the handler's pattern, so it is there)."""
+
+    @button(role=Role.MODERATOR)
+    @wraps(handler)
+    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
+        query = update.callback_query
+        dialogue = _dialogue(context)
+        if dialogue is None or query is None or query.data is None:
+            return await _expired(update, caller)
+        return await handler(update, context, caller, dialogue, query)
+
+    return step
+
+
 def _check_versions(dialogue: Dialogue, attachment: bool) -> None:
     for language, text in dialogue.texts.items():
         announcements.check_text(message_html(text, language), attachment=attachment)
@@ -437,12 +474,10 @@ async def announce(update: Update, context: CallbackContext, caller: Caller) -> 
     return TEXT
 
 
-@command(role=Role.MODERATOR)
-async def receive_text(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    message = update.effective_message
-    if dialogue is None or message is None:
-        return await _expired(update, caller)
+@_message_step
+async def receive_text(
+    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
+) -> int:
     try:
         text = formatted(message)
         announcements.check_text(message_html(text, dialogue.language), attachment=False)
@@ -466,13 +501,11 @@ def _attachment_of(message: Message) -> tuple[AttachmentKind, str] | None:
     return None
 
 
-@command(role=Role.MODERATOR)
-async def receive_text_with_file(update: Update, context: CallbackContext, caller: Caller) -> int:
+@_message_step
+async def receive_text_with_file(
+    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
+) -> int:
     """A photo or document whose caption is the text: both steps at once."""
-    dialogue = _dialogue(context)
-    message = update.effective_message
-    if dialogue is None or message is None:
-        return await _expired(update, caller)
     attachment = _attachment_of(message)
     if attachment is None or not message.caption:
         await reply(update, caller.render("announcements/need_text.html"))
@@ -495,12 +528,10 @@ async def need_text(update: Update, context: CallbackContext, caller: Caller) ->
     return TEXT
 
 
-@command(role=Role.MODERATOR)
-async def receive_attachment(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    message = update.effective_message
-    if dialogue is None or message is None:
-        return await _expired(update, caller)
+@_message_step
+async def receive_attachment(
+    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
+) -> int:
     attachment = _attachment_of(message)
     if attachment is None:
         await reply(update, caller.render("announcements/unsupported.html"))
@@ -527,11 +558,14 @@ async def need_file(update: Update, context: CallbackContext, caller: Caller) ->
     return ATTACHMENT
 
 
-@button(role=Role.MODERATOR)
-async def skip_attachment(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    if dialogue is None:
-        return await _expired(update, caller)
+@_button_step
+async def skip_attachment(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    dialogue: Dialogue,
+    query: CallbackQuery,
+) -> int:
     await _drop_buttons(update)
     return await _ask_audience(update, caller, dialogue)
 
@@ -584,12 +618,14 @@ async def _ask_audience(update: Update, caller: Caller, dialogue: Dialogue) -> i
     return AUDIENCE
 
 
-@button(role=Role.MODERATOR)
-async def choose_audience(update: Update, context: CallbackContext, caller: Caller) -> int:
-    query = update.callback_query
-    dialogue = _dialogue(context)
-    if dialogue is None or query is None or query.data is None:
-        return await _expired(update, caller)
+@_button_step
+async def choose_audience(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    dialogue: Dialogue,
+    query: CallbackQuery,
+) -> int:
     choice = query.data.removeprefix("ann:d:aud:")
     if choice == "next":
         return await _audience_chosen(update, caller, dialogue)
@@ -642,12 +678,14 @@ async def _ask_versions(update: Update, caller: Caller, dialogue: Dialogue) -> i
     return VERSIONS
 
 
-@button(role=Role.MODERATOR)
-async def versions_step(update: Update, context: CallbackContext, caller: Caller) -> int:
-    query = update.callback_query
-    dialogue = _dialogue(context)
-    if dialogue is None or query is None or query.data is None:
-        return await _expired(update, caller)
+@_button_step
+async def versions_step(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    dialogue: Dialogue,
+    query: CallbackQuery,
+) -> int:
     parts = query.data.split(":")
     action, code = parts[3], parts[4] if len(parts) > 4 else ""
     if action == "next":
@@ -679,11 +717,11 @@ async def versions_step(update: Update, context: CallbackContext, caller: Caller
     return VERSION_TEXT
 
 
-@command(role=Role.MODERATOR)
-async def receive_version(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    message = update.effective_message
-    if dialogue is None or message is None or dialogue.adding is None:
+@_message_step
+async def receive_version(
+    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
+) -> int:
+    if dialogue.adding is None:
         return await _expired(update, caller)
     try:
         text = formatted(message)
@@ -698,10 +736,11 @@ async def receive_version(update: Update, context: CallbackContext, caller: Call
     return await _ask_versions(update, caller, dialogue)
 
 
-@command(role=Role.MODERATOR)
-async def need_version_text(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    if dialogue is None or dialogue.adding is None:
+@_message_step
+async def need_version_text(
+    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
+) -> int:
+    if dialogue.adding is None:
         return await _expired(update, caller)
     await reply(
         update, caller.render("announcements/ask_version_text.html", language=dialogue.adding)
@@ -721,12 +760,14 @@ def _yes_no(caller: Caller, step: str) -> InlineKeyboardMarkup:
     return _buttons([(caller.t("Yes"), f"ann:d:{step}:yes"), (caller.t("No"), f"ann:d:{step}:no")])
 
 
-@button(role=Role.MODERATOR)
-async def pin_step(update: Update, context: CallbackContext, caller: Caller) -> int:
-    query = update.callback_query
-    dialogue = _dialogue(context)
-    if dialogue is None or query is None or query.data is None:
-        return await _expired(update, caller)
+@_button_step
+async def pin_step(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    dialogue: Dialogue,
+    query: CallbackQuery,
+) -> int:
     dialogue.pin = query.data.endswith(":yes")
     await _drop_buttons(update)
     return await _after_pin(update, caller, dialogue)
@@ -740,12 +781,14 @@ async def _after_pin(update: Update, caller: Caller, dialogue: Dialogue) -> int:
     return await _ask_when(update, caller)
 
 
-@button(role=Role.MODERATOR)
-async def ack_step(update: Update, context: CallbackContext, caller: Caller) -> int:
-    query = update.callback_query
-    dialogue = _dialogue(context)
-    if dialogue is None or query is None or query.data is None:
-        return await _expired(update, caller)
+@_button_step
+async def ack_step(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    dialogue: Dialogue,
+    query: CallbackQuery,
+) -> int:
     dialogue.ask_ack = query.data.endswith(":yes")
     await _drop_buttons(update)
     return await _ask_when(update, caller)
@@ -766,22 +809,23 @@ def _zone_name(caller: Caller) -> str:
     return str(getattr(caller.zone, "key", None) or caller.zone)
 
 
-@button(role=Role.MODERATOR)
-async def send_now(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    if dialogue is None:
-        return await _expired(update, caller)
+@_button_step
+async def send_now(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    dialogue: Dialogue,
+    query: CallbackQuery,
+) -> int:
     dialogue.scheduled_at = None
     await _drop_buttons(update)
     return await _preview(update, context, caller, dialogue)
 
 
-@command(role=Role.MODERATOR)
-async def receive_time(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    message = update.effective_message
-    if dialogue is None or message is None:
-        return await _expired(update, caller)
+@_message_step
+async def receive_time(
+    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
+) -> int:
     try:
         dialogue.scheduled_at = announcements.parse_time(
             message.text or "", caller.zone, caller.now
@@ -837,11 +881,14 @@ async def _preview(
     return CONFIRM
 
 
-@button(role=Role.MODERATOR)
-async def confirm(update: Update, context: CallbackContext, caller: Caller) -> int:
-    dialogue = _dialogue(context)
-    if dialogue is None:
-        return await _expired(update, caller)
+@_button_step
+async def confirm(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    dialogue: Dialogue,
+    query: CallbackQuery,
+) -> int:
     app = caller.app
     try:
         announcement = await announcements.publish(
