@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import gc
-import io
 import logging
-import pstats
 import statistics
 import sys
 import tempfile
@@ -41,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from profiling import Profiler  # bench/profiling.py: the script's own folder is on sys.path
 from sqlmodel import select
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -195,41 +193,6 @@ async def pace(settings: Settings, spec: BotApiSpec, member_ids: list[int]) -> P
 
 
 # -- (b) overhead --------------------------------------------------------------------------------
-
-
-class Profiler:
-    """cProfile, or pyinstrument when importable; the main thread only (not aiosqlite's)."""
-
-    def __init__(self) -> None:
-        self._pyinstrument: Any = None
-        self._cprofile: cProfile.Profile | None = None
-        try:
-            from pyinstrument import Profiler as Sampler
-        except ImportError:
-            self._cprofile = cProfile.Profile()
-        else:
-            self._pyinstrument = Sampler(interval=0.0005, async_mode="disabled")
-
-    def enable(self) -> None:
-        if self._cprofile is not None:
-            self._cprofile.enable()
-        else:
-            self._pyinstrument.start()
-
-    def disable(self) -> None:
-        if self._cprofile is not None:
-            self._cprofile.disable()
-        else:
-            self._pyinstrument.stop()
-
-    def report(self) -> str:
-        if self._cprofile is None:
-            return str(self._pyinstrument.output_text(unicode=False, color=False))
-        out = io.StringIO()
-        stats = pstats.Stats(self._cprofile, stream=out)
-        stats.sort_stats("tottime").print_stats(30)
-        stats.sort_stats("cumulative").print_stats(40)
-        return out.getvalue()
 
 
 @dataclass
