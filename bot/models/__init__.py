@@ -7,6 +7,18 @@ from bot.models.announcements import (
     AttachmentKind,
 )
 from bot.models.audit import AuditAction, AuditEntry
+from bot.models.meetings import (
+    ActionItem,
+    ActionItemStatus,
+    Meeting,
+    MeetingException,
+    MeetingMinutes,
+    MeetingReminder,
+    MeetingRsvp,
+    MeetingStatus,
+    ReminderOutcome,
+    RsvpAnswer,
+)
 from bot.models.members import (
     AccessRequest,
     AccessRequestStatus,
@@ -21,6 +33,8 @@ from bot.models.outbox import OutboxAction, OutboxMessage, OutboxState
 __all__ = [
     "AccessRequest",
     "AccessRequestStatus",
+    "ActionItem",
+    "ActionItemStatus",
     "Admission",
     "Announcement",
     "AnnouncementAck",
@@ -29,10 +43,18 @@ __all__ = [
     "AuditAction",
     "AuditEntry",
     "Invite",
+    "Meeting",
+    "MeetingException",
+    "MeetingMinutes",
+    "MeetingReminder",
+    "MeetingRsvp",
+    "MeetingStatus",
     "Member",
     "MemberStatus",
     "OutboxAction",
     "OutboxMessage",
     "OutboxState",
+    "ReminderOutcome",
     "Role",
+    "RsvpAnswer",
 ]

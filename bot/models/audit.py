@@ -24,6 +24,10 @@ class AuditAction(StrEnum):
     ANNOUNCED = "announced"
     ANNOUNCEMENT_CANCELLED = "announcement_cancelled"
     ANNOUNCEMENT_RECALLED = "announcement_recalled"
+    MEETING_CREATED = "meeting_created"
+    MEETING_CHANGED = "meeting_changed"
+    MEETING_CANCELLED = "meeting_cancelled"
+    MINUTES_RECORDED = "minutes_recorded"
 
 
 class AuditEntry(SQLModel, table=True):
