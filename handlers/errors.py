@@ -112,6 +112,14 @@ MESSAGES: dict[str, str] = {
 }
 
 
+def add_messages(messages: dict[str, str]) -> None:
+    """A feature's own refusals, added when its handler module is imported."""
+    clash = set(messages) & set(MESSAGES)
+    if clash:
+        raise ValueError(f"error codes defined twice: {sorted(clash)}")
+    MESSAGES.update(messages)
+
+
 def explain(language: str, error: ServiceError, *, plain: bool = False) -> str:
     """The user's words for a service error: HTML (escaped), or plain text for alerts."""
     message = MESSAGES.get(error.code)
