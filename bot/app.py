@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.delivery import DeliveryLimits, DeliveryWorker
 from bot.migrations import schema_is_current
 from bot.models import Role
+from bot.scheduler import Scheduler
 from bot.services import members, outbox
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def build_application(
         clock=clock or SystemClock(),
     )
     application.bot_data["app"] = app
-    application.bot_data["delivery"] = DeliveryWorker(
+    worker = DeliveryWorker(
         app,
         application.bot,
         limits=DeliveryLimits(
@@ -82,9 +83,17 @@ def build_application(
             concurrency=settings.delivery_concurrency,
         ),
     )
+    application.bot_data["delivery"] = worker
     # The sandbox drains the outbox itself after each update; a real run has a worker task.
     application.bot_data["run_delivery"] = run_delivery
     handlers.register(application)
+    # Reminders: the features' rows that fall due, and one timer for the earliest.
+    application.bot_data["scheduler"] = Scheduler(
+        app,
+        handlers.scheduled_sources(app),
+        job_queue=application.job_queue,
+        on_queued=worker.wake,
+    )
     return application
 
 
@@ -105,6 +114,9 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
             if resumed:
                 log.info("resuming %s outbox message(s) that were in flight", resumed)
     await menu.publish(application.bot, app, staff)
+    # Rebuilt from the rows; what fell due while the bot was down is handled now (late policy).
+    scheduler: Scheduler = application.bot_data["scheduler"]
+    await scheduler.start()
     worker: DeliveryWorker = application.bot_data["delivery"]
     if application.bot_data.get("run_delivery"):
         application.bot_data["delivery_task"] = asyncio.create_task(
@@ -115,6 +127,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
 
 async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
     """Stop the worker between two sends: a row in flight is finished or left to resume."""
+    scheduler: Scheduler = application.bot_data["scheduler"]
+    await scheduler.stop()
     worker: DeliveryWorker = application.bot_data["delivery"]
     worker.stop()
     task = application.bot_data.pop("delivery_task", None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
+from bot.context import AppContext
+from bot.scheduler import Source, action_source, meeting_source
 from handlers import (
     access,
     announcements,
@@ -36,3 +38,22 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     help.register_fallbacks(app, MAIN)
     group.register(app, MEMBERSHIP)
     errors.register(app)
+
+
+def scheduled_sources(app: AppContext) -> list[Source]:
+    """The features whose rows fall due, each with the composer that words its reminders."""
+    sources: list[Source] = []
+    # TEMPORARY while the feature modules are written: remove the guards when they land.
+    try:
+        from handlers import meetings
+    except ImportError:
+        pass
+    else:
+        sources.append(meeting_source(app, meetings.notice_composer(app)))
+    try:
+        from handlers import actions
+    except ImportError:
+        pass
+    else:
+        sources.append(action_source(app, actions.action_composer(app)))
+    return sources

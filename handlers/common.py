@@ -288,6 +288,13 @@ def wake_delivery(context: CallbackContext) -> None:
         worker.wake()
 
 
+def wake_scheduler(context: CallbackContext) -> None:
+    """Meetings or action items changed and were committed: re-arm the reminder timer."""
+    scheduler = context.bot_data.get("scheduler")
+    if scheduler is not None:
+        scheduler.wake()
+
+
 def args_text(update: Update) -> str:
     """Everything after the command word, as typed (keeps spaces inside the arguments)."""
     message = update.effective_message

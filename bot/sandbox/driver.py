@@ -20,6 +20,7 @@ from bot.db import Database
 from bot.delivery import DeliveryWorker
 from bot.sandbox.fake_api import BOT_ID, BOT_USERNAME, FakeBotAPI, SandboxRequest, StoredMessage
 from bot.sandbox.spec import BotApiSpec
+from bot.scheduler import Scheduler
 
 
 def _utf16_len(text: str) -> int:
@@ -217,10 +218,13 @@ class Sandbox:
             run_delivery=False,
         )
         self.worker: DeliveryWorker = self.app.bot_data["delivery"]
+        self.scheduler: Scheduler = self.app.bot_data["scheduler"]
         if isinstance(self.clock, FakeClock):
             # Virtual time: waiting for a turn moves the clock instead of sleeping, and one
             # request at a time keeps the order (and the fake's view of the rates) exact.
             self.worker.use_virtual_time(self._advance_to)
+            # Virtual time has no timer to fire: `wait` runs the scheduler at each due moment.
+            self.scheduler.job_queue = None
         self._started = False
         self.on_error: Callable[[BaseException], None] | None = None
 
@@ -282,6 +286,35 @@ class Sandbox:
         """Let the delivery worker send everything that is due now."""
         return await self.worker.drain()
 
+    async def wait(self, delta: timedelta) -> Replies:
+        """Let time pass (fake clock): the clock stops at every moment something falls due, the
+        scheduler handles it and the outbox is delivered, as a running bot would. Returns what
+        the bot sent meanwhile."""
+        assert isinstance(self.clock, FakeClock), "wait() needs a FakeClock"
+        target = self.clock.now() + delta
+        before = set(self.api.messages)
+        for _ in range(100_000):
+            moment = await self.scheduler.next_due()
+            if moment is None or moment > target:
+                break
+            if moment > self.clock.now():
+                self.clock.set(moment)
+            if not await self.scheduler.tick():
+                break
+            await self.deliver()
+        if target > self.clock.now():
+            self.clock.set(target)
+        await self.scheduler.tick()
+        await self.deliver()
+        return self._sent_since(before)
+
+    def _sent_since(self, before: set[Any]) -> Replies:
+        return Replies(
+            m
+            for key, m in sorted(self.api.messages.items())
+            if key not in before and m.from_id == BOT_ID
+        )
+
     async def process(self, payload: dict[str, Any]) -> Replies:
         """Hand one update to the Application, deliver what it queued, return what the bot sent.
 
@@ -294,11 +327,7 @@ class Sandbox:
         update = Update.de_json(self.api.new_update(payload), self.app.bot)
         await self.app.process_update(update)
         await self.deliver()
-        return Replies(
-            m
-            for key, m in sorted(self.api.messages.items())
-            if key not in before and m.from_id == BOT_ID
-        )
+        return self._sent_since(before)
 
     async def poll_state(self, message: StoredMessage) -> Replies:
         """Telegram's `poll` update: the poll's current counts (how anonymous votes arrive)."""

@@ -25,15 +25,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
 from typing import Any
 
-from dateutil.rrule import rrule as RRule  # noqa: N812
+from dateutil.rrule import rrule as RRule
 from dateutil.rrule import rrulestr
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.models import (
+    ActionItem,
+    ActionItemStatus,
     AuditAction,
     Meeting,
     MeetingException,
@@ -42,11 +45,13 @@ from bot.models import (
     MeetingStatus,
     Member,
     MemberStatus,
+    OutboxMessage,
+    OutboxState,
     ReminderOutcome,
     Role,
     RsvpAnswer,
 )
-from bot.services import audit, countries, outbox, timezones
+from bot.services import audit, outbox, timezones
 from bot.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -145,3 +150,1189 @@ def parse_occurrence_key(key: str) -> datetime | None:
         return datetime.strptime(key, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+# -- who is told, and what ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A member's private chat, or the group chat (member_id None)."""
+
+    chat_id: int
+    member_id: int | None = None
+    language: str | None = None
+    timezone: str | None = None
+
+    @property
+    def is_group(self) -> bool:
+        return self.member_id is None
+
+
+class NoticeKind(StrEnum):
+    INVITE = "invite"  # a new meeting
+    CHANGED = "changed"  # title, place, agenda, time or recurrence changed
+    CANCELLED = "cancelled"  # the whole meeting (series)
+    OCCURRENCE_CANCELLED = "occurrence_cancelled"
+    OCCURRENCE_MOVED = "occurrence_moved"
+    REMINDER = "reminder"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message about a meeting to one recipient; `compose` turns it into a payload.
+
+    - occurrence: the one it is about (for INVITE/CHANGED: the next one; None if none is left);
+    - previous_start: for CHANGED/OCCURRENCE_MOVED, when it was before;
+    - offset_minutes, late: for REMINDER (late: the bot was down when it fell due);
+    - actions: for REMINDER to a member, their open action items (the list the issue asks for).
+    """
+
+    kind: NoticeKind
+    meeting: Meeting
+    occurrence: Occurrence | None
+    recipient: Recipient
+    previous_start: datetime | None = None
+    offset_minutes: int | None = None
+    late: bool = False
+    actions: tuple[ActionItem, ...] = ()
+
+
+Compose = Callable[[Notice], dict[str, Any]]
+
+
+class _Unset:
+    pass
+
+
+UNSET: Any = _Unset()
+
+
+# -- finding ------------------------------------------------------------------------------------
+
+
+async def find(session: AsyncSession, meeting_id: int) -> Meeting | None:
+    if not 0 < meeting_id <= MAX_ID:
+        return None
+    return await session.get(Meeting, meeting_id)
+
+
+async def get(session: AsyncSession, meeting_id: int) -> Meeting:
+    meeting = await find(session, meeting_id)
+    if meeting is None:
+        raise ServiceError("meeting_not_found")
+    return meeting
+
+
+async def exceptions(session: AsyncSession, meeting_id: int) -> list[MeetingException]:
+    rows = await session.exec(
+        select(MeetingException).where(MeetingException.meeting_id == meeting_id)
+    )
+    return list(rows)
+
+
+# -- occurrences --------------------------------------------------------------------------------
+
+
+def zone_of(meeting: Meeting) -> tzinfo:
+    return timezones.zone(meeting.timezone, "UTC")
+
+
+def _rule(meeting: Meeting, zone: tzinfo) -> RRule | None:
+    if not meeting.rrule:
+        return None
+    local_start = meeting.starts_at.astimezone(zone).replace(tzinfo=None)
+    return rrulestr(meeting.rrule, dtstart=local_start)  # type: ignore[no-any-return]
+
+
+def _starts(meeting: Meeting, after_local: datetime, zone: tzinfo) -> Iterator[datetime]:
+    """The series' original starts (UTC) from `after_local` (naive, in the meeting's zone) on:
+    each is the same wall-clock time in the meeting's zone, whatever its offset that day."""
+    rule = _rule(meeting, zone)
+    if rule is None:
+        yield meeting.starts_at
+        return
+    for local in rule.xafter(after_local, inc=True):
+        yield local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def occurrences(
+    meeting: Meeting,
+    exceptions: Iterable[MeetingException],
+    *,
+    after: datetime,
+    limit: int = 1,
+    include_cancelled: bool = False,
+) -> list[Occurrence]:
+    """Up to `limit` occurrences that end after `after`, in order of their (possibly moved)
+    start."""
+    zone = zone_of(meeting)
+    duration = timedelta(minutes=meeting.duration_minutes)
+    changes = {e.original_start: e for e in exceptions}
+    # A moved occurrence may now fall before or after its neighbours: look a little further.
+    moved_early = [
+        e
+        for e in changes.values()
+        if not e.cancelled and e.starts_at and e.starts_at + duration > after
+    ]
+    earliest_original = min(
+        [after - duration - timedelta(days=1)] + [e.original_start for e in moved_early]
+    )
+    found: list[Occurrence] = []
+    scan_limit = limit + len(changes) + 1
+    for original in _starts(meeting, earliest_original.astimezone(zone).replace(tzinfo=None), zone):
+        change = changes.get(original)
+        start = original
+        cancelled = False
+        moved = False
+        if change is not None:
+            if change.cancelled:
+                cancelled = True
+            elif change.starts_at is not None:
+                start, moved = change.starts_at, True
+        if start + duration > after and (include_cancelled or not cancelled):
+            found.append(
+                Occurrence(
+                    meeting_id=meeting.id or 0,
+                    start=start,
+                    end=start + duration,
+                    original_start=original,
+                    moved=moved,
+                    cancelled=cancelled,
+                )
+            )
+        if original > after and len(found) >= scan_limit:
+            break
+    found.sort(key=lambda o: o.start)
+    return found[:limit]
+
+
+async def next_occurrence(
+    session: AsyncSession, meeting: Meeting, now: datetime
+) -> Occurrence | None:
+    """The occurrence on now or next (one that has not ended), or None."""
+    if meeting.status != MeetingStatus.SCHEDULED:
+        return None
+    found = occurrences(meeting, await exceptions(session, meeting.id or 0), after=now)
+    return found[0] if found else None
+
+
+async def occurrence(session: AsyncSession, meeting: Meeting, key: str) -> Occurrence:
+    """The occurrence starting at the instant `key` names (as moved, if it was)."""
+    start = parse_occurrence_key(key)
+    if start is None:
+        raise ServiceError("meeting_occurrence_not_found")
+    changes = await exceptions(session, meeting.id or 0)
+    for found in occurrences(
+        meeting,
+        changes,
+        after=start - timedelta(minutes=meeting.duration_minutes) + timedelta(seconds=1),
+        limit=len(changes) + 2,
+        include_cancelled=True,
+    ):
+        if found.start == start:
+            return found
+    raise ServiceError("meeting_occurrence_not_found")
+
+
+def describe_offset(minutes: int) -> tuple[int, str]:
+    """(amount, unit) for saying an offset: (1, "day"), (90, "minute")..."""
+    for size, unit in ((7 * 24 * 60, "week"), (24 * 60, "day"), (60, "hour")):
+        if minutes % size == 0:
+            return minutes // size, unit
+    return minutes, "minute"
+
+
+# -- the audience -------------------------------------------------------------------------------
+
+
+def is_invited(meeting: Meeting, member: Member) -> bool:
+    """Whether the meeting is for this member (by audience); moderators see all meetings but
+    are invited only as the audience says."""
+    if member.id is not None and member.id in (meeting.member_ids or ()):
+        return True
+    in_countries = not meeting.countries or member.country in meeting.countries
+    if meeting.to_everyone or (meeting.countries and not meeting.to_focal_points):
+        return in_countries
+    if meeting.to_focal_points:
+        return member.role_enum == Role.FOCAL_POINT and in_countries
+    return False
+
+
+def may_see(meeting: Meeting, member: Member) -> bool:
+    return member.role_enum.at_least(Role.MODERATOR) or is_invited(meeting, member)
+
+
+def _audience_condition(meeting: Meeting) -> Any:
+    conditions = []
+    narrowed = col(Member.country).in_(sorted(meeting.countries or ()))
+    if meeting.to_everyone or (meeting.countries and not meeting.to_focal_points):
+        conditions.append(narrowed if meeting.countries else col(Member.id).is_not(None))
+    if meeting.to_focal_points:
+        focal = col(Member.role) == Role.FOCAL_POINT.value
+        conditions.append(focal & narrowed if meeting.countries else focal)
+    if meeting.member_ids:
+        conditions.append(col(Member.id).in_(list(meeting.member_ids)))
+    return or_(*conditions) if conditions else None
+
+
+async def audience_members(session: AsyncSession, meeting: Meeting) -> list[Member]:
+    condition = _audience_condition(meeting)
+    if condition is None:
+        return []
+    rows = await session.exec(
+        select(Member)
+        .where(Member.status == MemberStatus.ACTIVE, condition)
+        .order_by(col(Member.id))
+    )
+    return list(rows)
+
+
+def _recipient(member: Member) -> Recipient:
+    return Recipient(member.telegram_id, member.id, member.language, member.timezone)
+
+
+async def recipients(
+    session: AsyncSession,
+    meeting: Meeting,
+    *,
+    group_chat_id: int | None,
+    occurrence: Occurrence | None = None,
+    exclude_declined: bool = False,
+) -> list[Recipient]:
+    """Everybody the meeting is for (active members, each once), then the group chat when it is
+    for everybody and one is configured. With `exclude_declined`, members who answered No for
+    that occurrence are left out."""
+    members = await audience_members(session, meeting)
+    if exclude_declined and occurrence is not None and members:
+        declined = set(
+            (
+                await session.exec(
+                    select(MeetingRsvp.member_id).where(
+                        MeetingRsvp.meeting_id == meeting.id,
+                        MeetingRsvp.occurrence_start == occurrence.start,
+                        MeetingRsvp.answer == RsvpAnswer.NO.value,
+                    )
+                )
+            ).all()
+        )
+        members = [m for m in members if m.id not in declined]
+    found = [_recipient(m) for m in members if m.id is not None]
+    if group_chat_id is not None and MeetingAudience.of(meeting).is_everybody:
+        found.append(Recipient(group_chat_id))
+    return found
+
+
+async def told(session: AsyncSession, meeting: Meeting) -> list[Member]:
+    """Members who were sent anything about the meeting (and are still active): a change
+    reaches them even when they are no longer in its audience."""
+    ids = (
+        await session.exec(
+            select(OutboxMessage.recipient_id)
+            .where(
+                col(OutboxMessage.kind).in_([KIND, REMINDER_KIND]),
+                OutboxMessage.ref_id == meeting.id,
+                col(OutboxMessage.recipient_id).is_not(None),
+                OutboxMessage.state != OutboxState.CANCELLED.value,
+            )
+            .distinct()
+        )
+    ).all()
+    if not ids:
+        return []
+    rows = await session.exec(
+        select(Member).where(col(Member.id).in_(list(ids)), Member.status == MemberStatus.ACTIVE)
+    )
+    return list(rows)
+
+
+async def _check_reaches(session: AsyncSession, meeting: Meeting) -> None:
+    if not (
+        meeting.to_everyone or meeting.to_focal_points or meeting.countries or meeting.member_ids
+    ):
+        raise ServiceError("meeting_no_audience")
+    if not await audience_members(session, meeting):
+        raise ServiceError("meeting_audience_empty")
+
+
+async def countries_with_members(session: AsyncSession) -> list[str]:
+    from bot.services.announcements import countries_with_members as with_members
+
+    return await with_members(session)
+
+
+# -- listing ------------------------------------------------------------------------------------
+
+
+async def upcoming(
+    session: AsyncSession,
+    member: Member,
+    *,
+    now: datetime,
+    page: int = 0,
+    page_size: int = PAGE_SIZE,
+) -> tuple[list[tuple[Meeting, Occurrence]], int]:
+    """The next occurrence of every meeting this member may see, soonest first; and how many."""
+    meetings = list(
+        await session.exec(select(Meeting).where(Meeting.status == MeetingStatus.SCHEDULED))
+    )
+    visible = [m for m in meetings if may_see(m, member)]
+    changes: dict[int, list[MeetingException]] = {}
+    if visible:
+        rows = await session.exec(
+            select(MeetingException).where(
+                col(MeetingException.meeting_id).in_([m.id for m in visible])
+            )
+        )
+        for row in rows:
+            changes.setdefault(row.meeting_id, []).append(row)
+    listed: list[tuple[Meeting, Occurrence]] = []
+    for meeting in visible:
+        found = occurrences(meeting, changes.get(meeting.id or 0, []), after=now)
+        if found:
+            listed.append((meeting, found[0]))
+    listed.sort(key=lambda pair: (pair[1].start, pair[0].id or 0))
+    page = max(0, page)
+    return listed[page * page_size : (page + 1) * page_size], len(listed)
+
+
+# -- RSVP ---------------------------------------------------------------------------------------
+
+
+async def set_rsvp(
+    session: AsyncSession,
+    meeting: Meeting,
+    occurrence: Occurrence,
+    member: Member,
+    answer: RsvpAnswer,
+    *,
+    now: datetime,
+) -> None:
+    if meeting.status != MeetingStatus.SCHEDULED or occurrence.cancelled:
+        raise ServiceError("meeting_cancelled")
+    if not is_invited(meeting, member):
+        raise ServiceError("rsvp_not_invited")
+    if occurrence.end <= now:
+        raise ServiceError("meeting_started")
+    existing = (
+        await session.exec(
+            select(MeetingRsvp).where(
+                MeetingRsvp.meeting_id == meeting.id,
+                MeetingRsvp.occurrence_start == occurrence.start,
+                MeetingRsvp.member_id == member.id,
+            )
+        )
+    ).first()
+    if existing is None:
+        session.add(
+            MeetingRsvp(
+                meeting_id=meeting.id or 0,
+                occurrence_start=occurrence.start,
+                member_id=member.id or 0,
+                answer=answer,
+                answered_at=now,
+            )
+        )
+    else:
+        existing.answer = answer
+        existing.answered_at = now
+        session.add(existing)
+    await session.flush()
+
+
+async def rsvp_of(
+    session: AsyncSession, meeting_id: int, occurrence_start: datetime, member_id: int
+) -> RsvpAnswer | None:
+    answer = (
+        await session.exec(
+            select(MeetingRsvp.answer).where(
+                MeetingRsvp.meeting_id == meeting_id,
+                MeetingRsvp.occurrence_start == occurrence_start,
+                MeetingRsvp.member_id == member_id,
+            )
+        )
+    ).first()
+    return RsvpAnswer(answer) if answer else None
+
+
+async def rsvp_counts(
+    session: AsyncSession, meeting_id: int, occurrence_start: datetime
+) -> Counter[RsvpAnswer]:
+    rows = await session.exec(
+        select(MeetingRsvp.answer, func.count())
+        .where(
+            MeetingRsvp.meeting_id == meeting_id,
+            MeetingRsvp.occurrence_start == occurrence_start,
+        )
+        .group_by(MeetingRsvp.answer)
+    )
+    return Counter({RsvpAnswer(answer): count for answer, count in rows})
+
+
+async def rsvp_names(
+    session: AsyncSession, meeting_id: int, occurrence_start: datetime
+) -> dict[RsvpAnswer, list[Member]]:
+    rows = await session.exec(
+        select(MeetingRsvp.answer, Member)
+        .join(Member, col(Member.id) == MeetingRsvp.member_id)
+        .where(
+            MeetingRsvp.meeting_id == meeting_id,
+            MeetingRsvp.occurrence_start == occurrence_start,
+        )
+        .order_by(col(Member.full_name))
+    )
+    names: dict[RsvpAnswer, list[Member]] = {}
+    for answer, member in rows:
+        names.setdefault(RsvpAnswer(answer), []).append(member)
+    return names
+
+
+# -- creating and changing ----------------------------------------------------------------------
+
+
+def _validate(draft: MeetingDraft, now: datetime) -> None:
+    from bot.services import meeting_input
+
+    meeting_input.validate_draft(draft, now)
+
+
+async def create(
+    session: AsyncSession,
+    author: Member,
+    draft: MeetingDraft,
+    *,
+    now: datetime,
+    group_chat_id: int | None,
+    compose: Compose,
+) -> Meeting:
+    """Save a meeting and queue an invitation to everybody it is for, in the caller's
+    transaction."""
+    _validate(draft, now)
+    audience = draft.audience
+    meeting = Meeting(
+        title=draft.title.strip(),
+        location=draft.location.strip(),
+        agenda=draft.agenda.strip(),
+        starts_at=draft.starts_at.astimezone(UTC),
+        timezone=draft.timezone,
+        duration_minutes=draft.duration_minutes,
+        rrule=draft.rrule,
+        reminder_offsets=sorted(set(draft.reminder_offsets), reverse=True),
+        to_everyone=audience.everyone,
+        to_focal_points=audience.focal_points,
+        countries=sorted(audience.countries),
+        member_ids=sorted(audience.member_ids),
+        created_by_id=author.id,
+        created_at=now,
+        updated_at=now,
+        reminded_through=now,
+    )
+    await _check_reaches(session, meeting)
+    meeting.next_reminder_at = next_reminder(meeting, [], after=now)
+    session.add(meeting)
+    await session.flush()
+    assert meeting.id is not None
+    coming = occurrences(meeting, [], after=now)
+    await _notify(
+        session,
+        meeting,
+        NoticeKind.INVITE,
+        await recipients(session, meeting, group_chat_id=group_chat_id),
+        occurrence=coming[0] if coming else None,
+        tag="invite",
+        now=now,
+        compose=compose,
+    )
+    await audit.record(
+        session,
+        AuditAction.MEETING_CREATED,
+        at=now,
+        actor=author,
+        detail=f"meeting #{meeting.id} at {meeting.starts_at:%Y-%m-%d %H:%M} UTC"
+        + (f", {meeting.rrule}" if meeting.rrule else ""),
+    )
+    return meeting
+
+
+async def _notify(
+    session: AsyncSession,
+    meeting: Meeting,
+    kind: NoticeKind,
+    chats: Iterable[Recipient],
+    *,
+    occurrence: Occurrence | None,
+    tag: str,
+    now: datetime,
+    compose: Compose,
+    previous_start: datetime | None = None,
+) -> int:
+    rows = await outbox.enqueue(
+        session,
+        KIND,
+        meeting.id,
+        [
+            outbox.Outgoing(
+                dedup_key=f"{KIND}:{meeting.id}:{tag}:{r.member_id or 'group'}",
+                chat_id=r.chat_id,
+                recipient_id=r.member_id,
+                payload=compose(
+                    Notice(
+                        kind=kind,
+                        meeting=meeting,
+                        occurrence=occurrence,
+                        recipient=r,
+                        previous_start=previous_start,
+                    )
+                ),
+            )
+            for r in chats
+        ],
+        now=now,
+    )
+    return len(rows)
+
+
+async def _everybody_told(
+    session: AsyncSession, meeting: Meeting, *, group_chat_id: int | None
+) -> list[Recipient]:
+    """The audience now, and anybody told about the meeting before (each once)."""
+    found = await recipients(session, meeting, group_chat_id=group_chat_id)
+    seen = {r.member_id for r in found}
+    for member in await told(session, meeting):
+        if member.id not in seen:
+            seen.add(member.id)
+            found.insert(0, _recipient(member))
+    return found
+
+
+async def update(
+    session: AsyncSession,
+    actor: Member,
+    meeting: Meeting,
+    *,
+    now: datetime,
+    group_chat_id: int | None,
+    compose: Compose,
+    title: str | None = None,
+    location: str | None = None,
+    agenda: str | None = None,
+    duration_minutes: int | None = None,
+    reminder_offsets: list[int] | None = None,
+    audience: MeetingAudience | None = None,
+    starts_at: datetime | None = None,
+    timezone: str | None = None,
+    rrule: Any = UNSET,
+) -> Meeting:
+    """Change a meeting and tell everybody who was told, and the audience, what it is now.
+    Moving it (time, zone or recurrence) starts its answers and reminders afresh: its
+    occurrences are new instants, and no reminder already due is sent late."""
+    if meeting.status != MeetingStatus.SCHEDULED:
+        raise ServiceError("meeting_cancelled")
+    before = occurrences(meeting, await exceptions(session, meeting.id or 0), after=now)
+    old = (
+        meeting.title,
+        meeting.location,
+        meeting.agenda,
+        meeting.duration_minutes,
+        list(meeting.reminder_offsets),
+        MeetingAudience.of(meeting),
+        meeting.starts_at,
+        meeting.timezone,
+        meeting.rrule,
+    )
+    draft = MeetingDraft(
+        title=meeting.title if title is None else title.strip(),
+        starts_at=meeting.starts_at if starts_at is None else starts_at.astimezone(UTC),
+        timezone=meeting.timezone if timezone is None else timezone,
+        duration_minutes=meeting.duration_minutes if duration_minutes is None else duration_minutes,
+        location=meeting.location if location is None else location.strip(),
+        agenda=meeting.agenda if agenda is None else agenda.strip(),
+        rrule=meeting.rrule if rrule is UNSET else rrule,
+        reminder_offsets=(
+            list(meeting.reminder_offsets) if reminder_offsets is None else reminder_offsets
+        ),
+        audience=MeetingAudience.of(meeting) if audience is None else audience,
+    )
+    moved = (draft.starts_at, draft.timezone, draft.rrule) != (old[6], old[7], old[8])
+    if moved:
+        _validate(draft, now)
+    else:
+        # An ongoing series keeps its first (past) start: check the rest only.
+        _validate(_with_start(draft, now), now)
+    new = (
+        draft.title,
+        draft.location,
+        draft.agenda,
+        draft.duration_minutes,
+        sorted(set(draft.reminder_offsets), reverse=True),
+        draft.audience,
+        draft.starts_at,
+        draft.timezone,
+        draft.rrule,
+    )
+    if new == (*old[:4], sorted(set(old[4]), reverse=True), *old[5:]):
+        raise ServiceError("meeting_nothing_changed")
+    told_before = await _everybody_told(session, meeting, group_chat_id=group_chat_id)
+    meeting.title, meeting.location, meeting.agenda = draft.title, draft.location, draft.agenda
+    meeting.duration_minutes = draft.duration_minutes
+    meeting.reminder_offsets = new[4]
+    meeting.to_everyone = draft.audience.everyone
+    meeting.to_focal_points = draft.audience.focal_points
+    meeting.countries = sorted(draft.audience.countries)
+    meeting.member_ids = sorted(draft.audience.member_ids)
+    await _check_reaches(session, meeting)
+    meeting.starts_at, meeting.timezone, meeting.rrule = (
+        draft.starts_at,
+        draft.timezone,
+        draft.rrule,
+    )
+    if moved:
+        # The old occurrences' exceptions name instants that no longer exist.
+        await session.exec(  # type: ignore[call-overload]
+            delete(MeetingException).where(col(MeetingException.meeting_id) == meeting.id)
+        )
+    if moved or new[4] != old[4]:
+        meeting.reminded_through = max(meeting.reminded_through, now)
+    meeting.sequence += 1
+    meeting.updated_at = now
+    changes = [] if moved else await exceptions(session, meeting.id or 0)
+    meeting.next_reminder_at = next_reminder(meeting, changes, after=meeting.reminded_through)
+    session.add(meeting)
+    await session.flush()
+    after = occurrences(meeting, changes, after=now)
+    chats = told_before + [
+        r
+        for r in await recipients(session, meeting, group_chat_id=group_chat_id)
+        if r.member_id not in {t.member_id for t in told_before}
+    ]
+    await _notify(
+        session,
+        meeting,
+        NoticeKind.CHANGED,
+        chats,
+        occurrence=after[0] if after else None,
+        previous_start=before[0].start if before and moved else None,
+        tag=f"change{meeting.sequence}",
+        now=now,
+        compose=compose,
+    )
+    await audit.record(
+        session,
+        AuditAction.MEETING_CHANGED,
+        at=now,
+        actor=actor,
+        detail=f"meeting #{meeting.id}"
+        + (f" moved to {meeting.starts_at:%Y-%m-%d %H:%M} UTC" if moved else ""),
+    )
+    return meeting
+
+
+def _with_start(draft: MeetingDraft, now: datetime) -> MeetingDraft:
+    from dataclasses import replace
+
+    if draft.starts_at > now:
+        return draft
+    if draft.rrule:
+        # Validate the rest of the series as if it started with its next occurrence.
+        zone = timezones.zone(draft.timezone, "UTC")
+        local = draft.starts_at.astimezone(zone).replace(tzinfo=None)
+        rule = rrulestr(draft.rrule, dtstart=local)
+        nxt = rule.after(now.astimezone(zone).replace(tzinfo=None))
+        if nxt is None:
+            return draft
+        return replace(draft, starts_at=nxt.replace(tzinfo=zone).astimezone(UTC))
+    return replace(draft, starts_at=now + timedelta(minutes=1))
+
+
+async def cancel(
+    session: AsyncSession,
+    actor: Member,
+    meeting: Meeting,
+    *,
+    now: datetime,
+    group_chat_id: int | None,
+    compose: Compose,
+) -> None:
+    """Cancel the meeting (the whole series): everybody told hears it; nothing more is sent."""
+    if meeting.status != MeetingStatus.SCHEDULED:
+        raise ServiceError("meeting_cancelled")
+    coming = occurrences(meeting, await exceptions(session, meeting.id or 0), after=now)
+    chats = await _everybody_told(session, meeting, group_chat_id=group_chat_id)
+    await outbox.cancel(session, REMINDER_KIND, meeting.id or 0)
+    meeting.status = MeetingStatus.CANCELLED
+    meeting.cancelled_at = now
+    meeting.updated_at = now
+    meeting.sequence += 1
+    meeting.next_reminder_at = None
+    session.add(meeting)
+    await session.flush()
+    if coming:
+        await _notify(
+            session,
+            meeting,
+            NoticeKind.CANCELLED,
+            chats,
+            occurrence=coming[0],
+            tag="cancel",
+            now=now,
+            compose=compose,
+        )
+    await audit.record(
+        session, AuditAction.MEETING_CANCELLED, at=now, actor=actor, detail=f"meeting #{meeting.id}"
+    )
+
+
+async def _change_occurrence(
+    session: AsyncSession,
+    meeting: Meeting,
+    target: Occurrence,
+    *,
+    cancelled: bool,
+    new_start: datetime | None,
+) -> None:
+    existing = (
+        await session.exec(
+            select(MeetingException).where(
+                MeetingException.meeting_id == meeting.id,
+                MeetingException.original_start == target.original_start,
+            )
+        )
+    ).first()
+    row = existing or MeetingException(
+        meeting_id=meeting.id or 0, original_start=target.original_start
+    )
+    row.cancelled = cancelled
+    row.starts_at = new_start
+    session.add(row)
+    await session.flush()
+
+
+async def cancel_occurrence(
+    session: AsyncSession,
+    actor: Member,
+    meeting: Meeting,
+    target: Occurrence,
+    *,
+    now: datetime,
+    group_chat_id: int | None,
+    compose: Compose,
+) -> None:
+    if meeting.status != MeetingStatus.SCHEDULED or target.cancelled:
+        raise ServiceError("meeting_cancelled")
+    if target.start <= now:
+        raise ServiceError("meeting_started")
+    if not meeting.rrule:
+        await cancel(session, actor, meeting, now=now, group_chat_id=group_chat_id, compose=compose)
+        return
+    chats = await _everybody_told(session, meeting, group_chat_id=group_chat_id)
+    await _change_occurrence(session, meeting, target, cancelled=True, new_start=None)
+    await _after_occurrence_change(session, meeting, now)
+    await _notify(
+        session,
+        meeting,
+        NoticeKind.OCCURRENCE_CANCELLED,
+        chats,
+        occurrence=target,
+        tag=f"skip{meeting.sequence}",
+        now=now,
+        compose=compose,
+    )
+    await audit.record(
+        session,
+        AuditAction.MEETING_CANCELLED,
+        at=now,
+        actor=actor,
+        detail=f"meeting #{meeting.id}, the one of {target.start:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+async def move_occurrence(
+    session: AsyncSession,
+    actor: Member,
+    meeting: Meeting,
+    target: Occurrence,
+    new_start: datetime,
+    *,
+    now: datetime,
+    group_chat_id: int | None,
+    compose: Compose,
+) -> None:
+    if meeting.status != MeetingStatus.SCHEDULED or target.cancelled:
+        raise ServiceError("meeting_cancelled")
+    if target.start <= now:
+        raise ServiceError("meeting_started")
+    new_start = new_start.astimezone(UTC)
+    if new_start <= now:
+        raise ServiceError("meeting_time_past", value="")
+    if new_start - now > MAX_AHEAD:
+        raise ServiceError("meeting_time_too_far", value="")
+    if new_start == target.start:
+        raise ServiceError("meeting_nothing_changed")
+    if not meeting.rrule:
+        await update(
+            session,
+            actor,
+            meeting,
+            now=now,
+            group_chat_id=group_chat_id,
+            compose=compose,
+            starts_at=new_start,
+        )
+        return
+    chats = await _everybody_told(session, meeting, group_chat_id=group_chat_id)
+    await _change_occurrence(session, meeting, target, cancelled=False, new_start=new_start)
+    await _after_occurrence_change(session, meeting, now)
+    moved = Occurrence(
+        meeting_id=meeting.id or 0,
+        start=new_start,
+        end=new_start + timedelta(minutes=meeting.duration_minutes),
+        original_start=target.original_start,
+        moved=True,
+    )
+    await _notify(
+        session,
+        meeting,
+        NoticeKind.OCCURRENCE_MOVED,
+        chats,
+        occurrence=moved,
+        previous_start=target.start,
+        tag=f"move{meeting.sequence}",
+        now=now,
+        compose=compose,
+    )
+    await audit.record(
+        session,
+        AuditAction.MEETING_CHANGED,
+        at=now,
+        actor=actor,
+        detail=f"meeting #{meeting.id}, the one of {target.start:%Y-%m-%d %H:%M} UTC "
+        f"moved to {new_start:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+async def _after_occurrence_change(session: AsyncSession, meeting: Meeting, now: datetime) -> None:
+    meeting.sequence += 1
+    meeting.updated_at = now
+    # A moved occurrence's reminders that are already past are not sent late.
+    meeting.reminded_through = max(meeting.reminded_through, now)
+    meeting.next_reminder_at = next_reminder(
+        meeting, await exceptions(session, meeting.id or 0), after=meeting.reminded_through
+    )
+    session.add(meeting)
+    await session.flush()
+
+
+# -- reminders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Due:
+    occurrence: Occurrence
+    offset: int
+
+    @property
+    def at(self) -> datetime:
+        return self.occurrence.start - timedelta(minutes=self.offset)
+
+
+def _starting_between(
+    meeting: Meeting, changes: list[MeetingException], after: datetime, until: datetime
+) -> list[Occurrence]:
+    """Occurrences (not cancelled) that start after `after` and at or before `until`."""
+    limit = 8
+    while True:
+        found = occurrences(meeting, changes, after=after, limit=limit)
+        if len(found) < limit or found[-1].start > until:
+            return [o for o in found if after < o.start <= until]
+        limit *= 4
+
+
+def _dues(
+    meeting: Meeting, changes: list[MeetingException], *, after: datetime, until: datetime
+) -> list[_Due]:
+    """Reminders that fall due after `after` and at or before `until`."""
+    offsets = sorted(set(meeting.reminder_offsets or ()), reverse=True)
+    if not offsets or meeting.status != MeetingStatus.SCHEDULED:
+        return []
+    reach = timedelta(minutes=offsets[0])
+    return [
+        due
+        for occ in _starting_between(meeting, changes, after, until + reach)
+        for due in (_Due(occ, offset) for offset in offsets)
+        if after < due.at <= until
+    ]
+
+
+def next_reminder(
+    meeting: Meeting, changes: list[MeetingException], *, after: datetime
+) -> datetime | None:
+    """When the next reminder of this meeting falls due after `after`, or None."""
+    offsets = sorted(set(meeting.reminder_offsets or ()), reverse=True)
+    if not offsets or meeting.status != MeetingStatus.SCHEDULED:
+        return None
+    reach = timedelta(minutes=offsets[0])
+    limit = 4
+    while True:
+        found = occurrences(meeting, changes, after=after, limit=limit)
+        best: datetime | None = None
+        for occ in found:
+            for offset in offsets:
+                due = occ.start - timedelta(minutes=offset)
+                if due > after and (best is None or due < best):
+                    best = due
+        if len(found) < limit or (best is not None and found[-1].start - reach >= best):
+            return best
+        limit *= 4
+        if limit > 4096:
+            return best
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """The earliest reminder due over all meetings: what the scheduler waits for."""
+    return (
+        await session.exec(
+            select(func.min(Meeting.next_reminder_at)).where(
+                Meeting.status == MeetingStatus.SCHEDULED
+            )
+        )
+    ).first()
+
+
+@dataclass
+class Handled:
+    """What one pass of the scheduler did."""
+
+    meetings: int = 0
+    sent: int = 0
+    late: int = 0
+    skipped: int = 0
+    queued: int = 0
+
+
+def _invited(meeting: Meeting, member: Member) -> bool:
+    return member.status == MemberStatus.ACTIVE and is_invited(meeting, member)
+
+
+async def _open_actions(
+    session: AsyncSession, members: Iterable[Member]
+) -> dict[int, tuple[ActionItem, ...]]:
+    """Each member's open action items: their own, and their country's if a focal point."""
+    people = [m for m in members if m.id is not None]
+    if not people:
+        return {}
+    items = list(
+        await session.exec(
+            select(ActionItem)
+            .where(ActionItem.status == ActionItemStatus.OPEN)
+            .order_by(col(ActionItem.due_on), col(ActionItem.id))
+        )
+    )
+    if not items:
+        return {}
+    found: dict[int, tuple[ActionItem, ...]] = {}
+    for member in people:
+        mine = tuple(
+            item
+            for item in items
+            if item.owner_member_id == member.id
+            or (
+                item.owner_country is not None
+                and item.owner_country == member.country
+                and member.role_enum == Role.FOCAL_POINT
+            )
+        )
+        if mine:
+            found[member.id or 0] = mine
+    return found
+
+
+async def process_due(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    group_chat_id: int | None,
+    compose: Compose,
+    batch: int = 2000,
+) -> Handled:
+    """Handle every meeting reminder due by `now` (the policy is in the module's docstring):
+    queue the messages, record each (occurrence, offset) as handled, and move each meeting's
+    watermark and next reminder on. In the caller's transaction; a few queries per batch,
+    however many meetings are due."""
+    handled = Handled()
+    due_meetings = list(
+        await session.exec(
+            select(Meeting)
+            .where(
+                Meeting.status == MeetingStatus.SCHEDULED,
+                col(Meeting.next_reminder_at).is_not(None),
+                col(Meeting.next_reminder_at) <= now,
+            )
+            .order_by(col(Meeting.next_reminder_at), col(Meeting.id))
+            .limit(batch)
+        )
+    )
+    if not due_meetings:
+        return handled
+    ids = [m.id for m in due_meetings]
+    changes: dict[int, list[MeetingException]] = {}
+    for row in await session.exec(
+        select(MeetingException).where(col(MeetingException.meeting_id).in_(ids))
+    ):
+        changes.setdefault(row.meeting_id, []).append(row)
+    done = {
+        (r.meeting_id, r.occurrence_start, r.offset_minutes)
+        for r in await session.exec(
+            select(MeetingReminder).where(
+                col(MeetingReminder.meeting_id).in_(ids),
+                col(MeetingReminder.occurrence_start) > now - timedelta(days=2 * 366),
+            )
+        )
+    }
+    # What to send, per meeting: the nearest due reminder of each occurrence not yet begun.
+    to_send: list[tuple[Meeting, _Due, bool]] = []
+    for meeting in due_meetings:
+        handled.meetings += 1
+        by_occurrence: dict[datetime, list[_Due]] = {}
+        for due in _dues(
+            meeting, changes.get(meeting.id or 0, []), after=meeting.reminded_through, until=now
+        ):
+            by_occurrence.setdefault(due.occurrence.start, []).append(due)
+        for start, dues in by_occurrence.items():
+            dues.sort(key=lambda d: d.offset)
+            nearest = dues[0]
+            for due in dues:
+                key = (meeting.id, start, due.offset)
+                if key in done:
+                    continue
+                done.add(key)
+                if start <= now or due is not nearest:
+                    outcome = ReminderOutcome.SKIPPED
+                    handled.skipped += 1
+                    log.info(
+                        "meeting %s: reminder %s min before %s skipped (%s)",
+                        meeting.id,
+                        due.offset,
+                        f"{start:%Y-%m-%d %H:%M}Z",
+                        "the meeting had started" if start <= now else "a nearer one went out",
+                    )
+                else:
+                    late = now - due.at > LATE_AFTER
+                    outcome = ReminderOutcome.LATE if late else ReminderOutcome.SENT
+                    if late:
+                        handled.late += 1
+                        log.info(
+                            "meeting %s: reminder %s min before %s sent late (due %s)",
+                            meeting.id,
+                            due.offset,
+                            f"{start:%Y-%m-%d %H:%M}Z",
+                            f"{due.at:%Y-%m-%d %H:%M}Z",
+                        )
+                    else:
+                        handled.sent += 1
+                    to_send.append((meeting, due, late))
+                session.add(
+                    MeetingReminder(
+                        meeting_id=meeting.id or 0,
+                        occurrence_start=start,
+                        offset_minutes=due.offset,
+                        due_at=due.at,
+                        handled_at=now,
+                        outcome=outcome,
+                    )
+                )
+        meeting.reminded_through = now
+        meeting.next_reminder_at = next_reminder(
+            meeting, changes.get(meeting.id or 0, []), after=now
+        )
+        session.add(meeting)
+    if to_send:
+        handled.queued = await _queue_reminders(
+            session, to_send, now=now, group_chat_id=group_chat_id, compose=compose
+        )
+    await session.flush()
+    return handled
+
+
+async def _queue_reminders(
+    session: AsyncSession,
+    to_send: list[tuple[Meeting, _Due, bool]],
+    *,
+    now: datetime,
+    group_chat_id: int | None,
+    compose: Compose,
+) -> int:
+    people = list(
+        await session.exec(
+            select(Member).where(Member.status == MemberStatus.ACTIVE).order_by(col(Member.id))
+        )
+    )
+    declined = {
+        (r.meeting_id, r.occurrence_start, r.member_id)
+        for r in await session.exec(
+            select(MeetingRsvp).where(
+                col(MeetingRsvp.meeting_id).in_({m.id for m, _, _ in to_send}),
+                MeetingRsvp.answer == RsvpAnswer.NO.value,
+            )
+        )
+    }
+    actions = await _open_actions(session, people)
+    queued = 0
+    chunk: list[tuple[int, outbox.Outgoing]] = []
+    for meeting, due, late in to_send:
+        start = due.occurrence.start
+        chats = [
+            _recipient(m)
+            for m in people
+            if _invited(meeting, m) and (meeting.id, start, m.id) not in declined
+        ]
+        if group_chat_id is not None and MeetingAudience.of(meeting).is_everybody:
+            chats.append(Recipient(group_chat_id))
+        for r in chats:
+            notice = Notice(
+                kind=NoticeKind.REMINDER,
+                meeting=meeting,
+                occurrence=due.occurrence,
+                recipient=r,
+                offset_minutes=due.offset,
+                late=late,
+                actions=actions.get(r.member_id, ()) if r.member_id is not None else (),
+            )
+            chunk.append(
+                (
+                    meeting.id or 0,
+                    outbox.Outgoing(
+                        dedup_key=f"{REMINDER_KIND}:{meeting.id}:{due.occurrence.key}:"
+                        f"{due.offset}:{r.member_id or 'group'}",
+                        chat_id=r.chat_id,
+                        recipient_id=r.member_id,
+                        payload=compose(notice),
+                    ),
+                )
+            )
+    # One enqueue per meeting keeps ref_id right; rows go in one flush at the end.
+    by_meeting: dict[int, list[outbox.Outgoing]] = {}
+    for meeting_id, message in chunk:
+        by_meeting.setdefault(meeting_id, []).append(message)
+    for meeting_id, messages in by_meeting.items():
+        queued += len(await outbox.enqueue(session, REMINDER_KIND, meeting_id, messages, now=now))
+    return queued
+
+
+async def rebuild(session: AsyncSession, *, now: datetime) -> int:
+    """Recompute every scheduled meeting's next reminder from its rows (at start: the rules or
+    the zone database may have changed since it was stored). Returns how many meetings."""
+    meetings = list(
+        await session.exec(select(Meeting).where(Meeting.status == MeetingStatus.SCHEDULED))
+    )
+    changes: dict[int, list[MeetingException]] = {}
+    for row in await session.exec(select(MeetingException)):
+        changes.setdefault(row.meeting_id, []).append(row)
+    for meeting in meetings:
+        wanted = next_reminder(
+            meeting, changes.get(meeting.id or 0, []), after=meeting.reminded_through
+        )
+        if wanted != meeting.next_reminder_at:
+            meeting.next_reminder_at = wanted
+            session.add(meeting)
+    await session.flush()
+    return len(meetings)
