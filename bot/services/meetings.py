@@ -29,7 +29,6 @@ from enum import StrEnum
 from typing import Any
 
 from dateutil.rrule import rrule as RRule
-from dateutil.rrule import rrulestr
 from sqlalchemy import func, or_
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -241,19 +240,22 @@ def zone_of(meeting: Meeting) -> tzinfo:
 def _rule(meeting: Meeting, zone: tzinfo) -> RRule | None:
     if not meeting.rrule:
         return None
-    local_start = meeting.starts_at.astimezone(zone).replace(tzinfo=None)
-    return rrulestr(meeting.rrule, dtstart=local_start)  # type: ignore[no-any-return]
+    from bot.services import meeting_input
+
+    # Aware, in the meeting's zone: dateutil keeps the wall time, the zone gives each date its
+    # offset (and UNTIL, in UTC as RFC 5545 wants, compares with an aware start).
+    return meeting_input.compile_rule(meeting.rrule, meeting.starts_at.astimezone(zone))
 
 
-def _starts(meeting: Meeting, after_local: datetime, zone: tzinfo) -> Iterator[datetime]:
-    """The series' original starts (UTC) from `after_local` (naive, in the meeting's zone) on:
-    each is the same wall-clock time in the meeting's zone, whatever its offset that day."""
+def _starts(meeting: Meeting, after: datetime, zone: tzinfo) -> Iterator[datetime]:
+    """The series' original starts (UTC) from `after` on: each the same wall-clock time in
+    the meeting's zone, whatever its offset that day."""
     rule = _rule(meeting, zone)
     if rule is None:
         yield meeting.starts_at
         return
-    for local in rule.xafter(after_local, inc=True):
-        yield local.replace(tzinfo=zone).astimezone(UTC)
+    for local in rule.xafter(after.astimezone(zone), inc=True):
+        yield local.astimezone(UTC)
 
 
 def occurrences(
@@ -280,7 +282,7 @@ def occurrences(
     )
     found: list[Occurrence] = []
     scan_limit = limit + len(changes) + 1
-    for original in _starts(meeting, earliest_original.astimezone(zone).replace(tzinfo=None), zone):
+    for original in _starts(meeting, earliest_original, zone):
         change = changes.get(original)
         start = original
         cancelled = False
@@ -590,10 +592,10 @@ async def rsvp_names(
 # -- creating and changing ----------------------------------------------------------------------
 
 
-def _validate(draft: MeetingDraft, now: datetime) -> None:
+def _validate(draft: MeetingDraft, now: datetime, *, allow_past_start: bool = False) -> None:
     from bot.services import meeting_input
 
-    meeting_input.validate_draft(draft, now)
+    meeting_input.validate_draft(draft, now, allow_past_start=allow_past_start)
 
 
 async def create(
@@ -754,11 +756,8 @@ async def update(
         audience=MeetingAudience.of(meeting) if audience is None else audience,
     )
     moved = (draft.starts_at, draft.timezone, draft.rrule) != (old[6], old[7], old[8])
-    if moved:
-        _validate(draft, now)
-    else:
-        # An ongoing series keeps its first (past) start: check the rest only.
-        _validate(_with_start(draft, now), now)
+    # An ongoing series keeps its first (past) start when only other things change.
+    _validate(draft, now, allow_past_start=not moved)
     new = (
         draft.title,
         draft.location,
@@ -825,23 +824,6 @@ async def update(
         + (f" moved to {meeting.starts_at:%Y-%m-%d %H:%M} UTC" if moved else ""),
     )
     return meeting
-
-
-def _with_start(draft: MeetingDraft, now: datetime) -> MeetingDraft:
-    from dataclasses import replace
-
-    if draft.starts_at > now:
-        return draft
-    if draft.rrule:
-        # Validate the rest of the series as if it started with its next occurrence.
-        zone = timezones.zone(draft.timezone, "UTC")
-        local = draft.starts_at.astimezone(zone).replace(tzinfo=None)
-        rule = rrulestr(draft.rrule, dtstart=local)
-        nxt = rule.after(now.astimezone(zone).replace(tzinfo=None))
-        if nxt is None:
-            return draft
-        return replace(draft, starts_at=nxt.replace(tzinfo=zone).astimezone(UTC))
-    return replace(draft, starts_at=now + timedelta(minutes=1))
 
 
 async def cancel(
@@ -1278,13 +1260,15 @@ async def _queue_reminders(
     actions = await _open_actions(session, people)
     queued = 0
     chunk: list[tuple[int, outbox.Outgoing]] = []
+    by_id = {m.id: m for m in people}
     for meeting, due, late in to_send:
         start = due.occurrence.start
-        chats = [
-            _recipient(m)
-            for m in people
-            if _invited(meeting, m) and (meeting.id, start, m.id) not in declined
-        ]
+        if meeting.to_everyone or meeting.to_focal_points or meeting.countries:
+            invited = [m for m in people if _invited(meeting, m)]
+        else:
+            # Named members only: no need to look at everybody.
+            invited = [by_id[i] for i in sorted(meeting.member_ids or ()) if i in by_id]
+        chats = [_recipient(m) for m in invited if (meeting.id, start, m.id) not in declined]
         if group_chat_id is not None and MeetingAudience.of(meeting).is_everybody:
             chats.append(Recipient(group_chat_id))
         for r in chats:
