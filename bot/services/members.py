@@ -148,7 +148,10 @@ async def find(session: AsyncSession, reference: str) -> Member:
             )
         ).first()
     elif reference.lstrip("#").isdigit() and len(reference) < 12:
-        member = await session.get(Member, int(reference.lstrip("#")))
+        number = int(reference.lstrip("#"))
+        # Ids are 32-bit: PostgreSQL refuses to even compare a larger number with one.
+        if 0 < number <= 2**31 - 1:
+            member = await session.get(Member, number)
     if member is None or member.status == MemberStatus.REMOVED:
         raise ServiceError("member_not_found", reference=reference[:64])
     return member

@@ -84,6 +84,9 @@ async def test_command_menus_per_language_and_scope(sandbox: Sandbox) -> None:
     assert names(private) == [
         "start",
         "help",
+        "meetings",
+        "meeting",
+        "actions",
         "announcements",
         "language",
         "timezone",
