@@ -35,7 +35,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.models import (
     ActionItem,
-    ActionItemStatus,
     AuditAction,
     Meeting,
     MeetingException,
@@ -1095,39 +1094,6 @@ def _invited(meeting: Meeting, member: Member) -> bool:
     return member.status == MemberStatus.ACTIVE and is_invited(meeting, member)
 
 
-async def _open_actions(
-    session: AsyncSession, members: Iterable[Member]
-) -> dict[int, tuple[ActionItem, ...]]:
-    """Each member's open action items: their own, and their country's if a focal point."""
-    people = [m for m in members if m.id is not None]
-    if not people:
-        return {}
-    items = list(
-        await session.exec(
-            select(ActionItem)
-            .where(ActionItem.status == ActionItemStatus.OPEN)
-            .order_by(col(ActionItem.due_on), col(ActionItem.id))
-        )
-    )
-    if not items:
-        return {}
-    found: dict[int, tuple[ActionItem, ...]] = {}
-    for member in people:
-        mine = tuple(
-            item
-            for item in items
-            if item.owner_member_id == member.id
-            or (
-                item.owner_country is not None
-                and item.owner_country == member.country
-                and member.role_enum == Role.FOCAL_POINT
-            )
-        )
-        if mine:
-            found[member.id or 0] = mine
-    return found
-
-
 async def process_due(
     session: AsyncSession,
     *,
@@ -1257,10 +1223,11 @@ async def _queue_reminders(
             )
         )
     }
-    actions = await _open_actions(session, people)
     queued = 0
     chunk: list[tuple[int, outbox.Outgoing]] = []
     by_id = {m.id: m for m in people}
+    planned: list[tuple[Meeting, _Due, bool, list[Recipient]]] = []
+    reminded: dict[int, Member] = {}
     for meeting, due, late in to_send:
         start = due.occurrence.start
         if meeting.to_everyone or meeting.to_focal_points or meeting.countries:
@@ -1268,9 +1235,17 @@ async def _queue_reminders(
         else:
             # Named members only: no need to look at everybody.
             invited = [by_id[i] for i in sorted(meeting.member_ids or ()) if i in by_id]
-        chats = [_recipient(m) for m in invited if (meeting.id, start, m.id) not in declined]
+        invited = [m for m in invited if (meeting.id, start, m.id) not in declined]
+        reminded.update((m.id or 0, m) for m in invited)
+        chats = [_recipient(m) for m in invited]
         if group_chat_id is not None and MeetingAudience.of(meeting).is_everybody:
             chats.append(Recipient(group_chat_id))
+        planned.append((meeting, due, late, chats))
+    # Each member's open action items ride along with the reminder.
+    from bot.services import actions as action_items
+
+    actions = await action_items.open_items_for(session, list(reminded.values()))
+    for meeting, due, late, chats in planned:
         for r in chats:
             notice = Notice(
                 kind=NoticeKind.REMINDER,
@@ -1279,7 +1254,7 @@ async def _queue_reminders(
                 recipient=r,
                 offset_minutes=due.offset,
                 late=late,
-                actions=actions.get(r.member_id, ()) if r.member_id is not None else (),
+                actions=tuple(actions.get(r.member_id, ())) if r.member_id is not None else (),
             )
             chunk.append(
                 (

@@ -415,3 +415,32 @@ async def test_upcoming_lists_what_a_member_may_see(db: Database, people: dict[s
     assert [m.title for m, _ in theirs] == ["For all"] and total == 1
     assert [m.title for m, _ in everything] == ["For all", "For focal points"] and all_total == 2
     assert timedelta(0) < everything[0][1].start - NOW
+
+
+async def test_a_reminder_carries_the_members_open_action_items(
+    db: Database, people: dict[str, int]
+) -> None:
+    from datetime import date
+
+    from bot.models import ActionItem
+
+    async with db.session() as session:
+        for owner, country in ((people["kz"], None), (None, "KZ")):
+            session.add(
+                ActionItem(
+                    text="Send the country report",
+                    owner_member_id=owner,
+                    owner_country=country,
+                    due_on=date(2026, 10, 20),
+                    timezone="Asia/Almaty",
+                    created_at=NOW,
+                    reminded_through=NOW,
+                )
+            )
+    await _create(db, _draft(reminder_offsets=[HOUR]))
+    await _run_until(db, datetime(2026, 10, 4, tzinfo=UTC))
+    carried = {r.recipient_id: r.payload["text"].split("|")[4] for r in await _reminders(db)}
+    # The member's own item; the focal point of KZ gets the country's; others none.
+    assert carried[people["kz"]] == "actions=1"
+    assert carried[people["fp_kz"]] == "actions=1"
+    assert carried[people["fp_af"]] == "actions=0"
