@@ -46,13 +46,15 @@ from bot.db import Database
 from bot.models import Admission, Meeting, Member, OutboxMessage, Role
 from bot.sandbox.driver import Sandbox
 from bot.sandbox.spec import BotApiSpec
-from bot.services import meetings, outbox
+from bot.services import outbox
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 FIRST_TELEGRAM_ID = 500_000_001
 REBUILD_TARGET_S = 2.0
 MEMORY_TARGET_MB = 150.0
 DUE_TARGET_S = 1.0
+ZONES = ("Asia/Almaty", "Asia/Kabul", "Asia/Tehran", "Europe/London")
+ZONES = ("Asia/Almaty", "Asia/Kabul", "Asia/Tehran", "Europe/London")
 
 
 # -- setup (child process) ------------------------------------------------------------------------
@@ -77,7 +79,7 @@ async def _fill(url: str, n_meetings: int, n_due: int, n_members: int) -> None:
                     "role": Role.FOCAL_POINT.value if i % 10 == 0 else Role.MEMBER.value,
                     "country": ("KZ", "KG", "TJ", "TM", "UZ", "AF", "IR", "PK")[i % 8],
                     "language": "ru" if i % 3 == 0 else "en",
-                    "timezone": ("Asia/Almaty", "Asia/Kabul", "Asia/Tehran", "Europe/London")[i % 4],
+                    "timezone": ZONES[i % 4],
                     "status": "active",
                     "admitted_via": Admission.MODERATOR.value,
                     "admitted_at": created.replace(tzinfo=None),

@@ -8,12 +8,14 @@ from bot.context import AppContext
 from bot.scheduler import Source, action_source, meeting_source
 from handlers import (
     access,
+    actions,
     announcements,
     audit,
     errors,
     group,
     help,
     invites,
+    meetings,
     members,
     privacy,
     settings,
@@ -29,6 +31,9 @@ MEMBERSHIP = 1
 def register(app: Application) -> None:  # type: ignore[type-arg]
     access.register(app, MAIN)
     announcements.register(app, MAIN)
+    # Dialogues before the commands that would take their /cancel.
+    meetings.register(app, MAIN)
+    actions.register(app, MAIN)
     help.register(app, MAIN)
     settings.register(app, MAIN)
     privacy.register(app, MAIN)
@@ -42,18 +47,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
 
 def scheduled_sources(app: AppContext) -> list[Source]:
     """The features whose rows fall due, each with the composer that words its reminders."""
-    sources: list[Source] = []
-    # TEMPORARY while the feature modules are written: remove the guards when they land.
-    try:
-        from handlers import meetings
-    except ImportError:
-        pass
-    else:
-        sources.append(meeting_source(app, meetings.notice_composer(app)))
-    try:
-        from handlers import actions
-    except ImportError:
-        pass
-    else:
-        sources.append(action_source(app, actions.action_composer(app)))
-    return sources
+    return [
+        meeting_source(app, meetings.notice_composer(app)),
+        action_source(app, actions.action_composer(app)),
+    ]

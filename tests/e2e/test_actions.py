@@ -32,23 +32,6 @@ def _collect_garbage() -> Iterator[None]:
     gc.collect()
 
 
-@pytest.fixture(autouse=True)
-def _registered(sandbox: Sandbox) -> None:
-    """Until handlers/__init__.py lists the feature: register it first in line."""
-    from telegram.ext import CommandHandler
-
-    handlers = sandbox.app.handlers[0]
-    for handler in handlers:
-        if isinstance(handler, CommandHandler) and "minutes" in handler.commands:
-            return
-    from handlers import actions as feature
-
-    before = list(handlers)
-    feature.register(sandbox.app, 0)
-    added = [h for h in sandbox.app.handlers[0] if h not in before]
-    sandbox.app.handlers[0][:] = added + before
-
-
 # -- the people and a meeting -------------------------------------------------------------------
 
 
@@ -593,11 +576,6 @@ async def test_after_a_restart_a_missed_reminder_comes_late_and_once(
     sandbox.clock.set(times[1] + timedelta(hours=1))  # type: ignore[attr-defined]
     await sandbox.stop()
     again = Sandbox(sandbox.settings, clock=sandbox.clock, api=sandbox.api)
-    from handlers import actions as feature
-
-    handlers = again.app.handlers[0]
-    if not any(getattr(h, "commands", None) == frozenset({"minutes"}) for h in handlers):
-        feature.register(again.app, 0)
     await again.start()
     try:
         await again.deliver()
