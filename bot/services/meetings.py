@@ -183,7 +183,8 @@ class Notice:
     - occurrence: the one it is about (for INVITE/CHANGED: the next one; None if none is left);
     - previous_start: for CHANGED/OCCURRENCE_MOVED, when it was before;
     - offset_minutes, late: for REMINDER (late: the bot was down when it fell due);
-    - actions: for REMINDER to a member, their open action items (the list the issue asks for).
+    - actions: for REMINDER to a member, their open action items (the list the issue asks for);
+    - changes: for CHANGED, the fields that changed.
     """
 
     kind: NoticeKind
@@ -194,6 +195,8 @@ class Notice:
     offset_minutes: int | None = None
     late: bool = False
     actions: tuple[ActionItem, ...] = ()
+    # For CHANGED: which fields changed (Meeting's names, and "audience").
+    changes: tuple[str, ...] = ()
 
 
 Compose = Callable[[Notice], dict[str, Any]]
@@ -447,6 +450,23 @@ async def told(session: AsyncSession, meeting: Meeting) -> list[Member]:
     return list(rows)
 
 
+def _with_audience(meeting: Meeting, audience: MeetingAudience) -> Meeting:
+    """A detached copy with another audience, to check before changing the real one."""
+    return Meeting(
+        id=meeting.id,
+        title=meeting.title,
+        starts_at=meeting.starts_at,
+        timezone=meeting.timezone,
+        to_everyone=audience.everyone,
+        to_focal_points=audience.focal_points,
+        countries=sorted(audience.countries),
+        member_ids=sorted(audience.member_ids),
+        created_at=meeting.created_at,
+        updated_at=meeting.updated_at,
+        reminded_through=meeting.reminded_through,
+    )
+
+
 async def _check_reaches(session: AsyncSession, meeting: Meeting) -> None:
     if not (
         meeting.to_everyone or meeting.to_focal_points or meeting.countries or meeting.member_ids
@@ -666,6 +686,7 @@ async def _notify(
     now: datetime,
     compose: Compose,
     previous_start: datetime | None = None,
+    changes: tuple[str, ...] = (),
 ) -> int:
     rows = await outbox.enqueue(
         session,
@@ -683,6 +704,7 @@ async def _notify(
                         occurrence=occurrence,
                         recipient=r,
                         previous_start=previous_start,
+                        changes=changes,
                     )
                 ),
             )
@@ -730,17 +752,6 @@ async def update(
     if meeting.status != MeetingStatus.SCHEDULED:
         raise ServiceError("meeting_cancelled")
     before = occurrences(meeting, await exceptions(session, meeting.id or 0), after=now)
-    old = (
-        meeting.title,
-        meeting.location,
-        meeting.agenda,
-        meeting.duration_minutes,
-        list(meeting.reminder_offsets),
-        MeetingAudience.of(meeting),
-        meeting.starts_at,
-        meeting.timezone,
-        meeting.rrule,
-    )
     draft = MeetingDraft(
         title=meeting.title if title is None else title.strip(),
         starts_at=meeting.starts_at if starts_at is None else starts_at.astimezone(UTC),
@@ -754,31 +765,39 @@ async def update(
         ),
         audience=MeetingAudience.of(meeting) if audience is None else audience,
     )
-    moved = (draft.starts_at, draft.timezone, draft.rrule) != (old[6], old[7], old[8])
+    # What differs, by the model's field names (the notice names them for the reader).
+    offsets = sorted(set(draft.reminder_offsets), reverse=True)
+    changed = tuple(
+        name
+        for name, differs in (
+            ("title", draft.title != meeting.title),
+            ("starts_at", draft.starts_at != meeting.starts_at),
+            ("timezone", draft.timezone != meeting.timezone),
+            ("rrule", draft.rrule != meeting.rrule),
+            ("duration_minutes", draft.duration_minutes != meeting.duration_minutes),
+            ("location", draft.location != meeting.location),
+            ("agenda", draft.agenda != meeting.agenda),
+            ("reminder_offsets", offsets != sorted(set(meeting.reminder_offsets), reverse=True)),
+            ("audience", draft.audience != MeetingAudience.of(meeting)),
+        )
+        if differs
+    )
+    if not changed:
+        raise ServiceError("meeting_nothing_changed")
+    moved = bool({"starts_at", "timezone", "rrule"} & set(changed))
     # An ongoing series keeps its first (past) start when only other things change.
     _validate(draft, now, allow_past_start=not moved)
-    new = (
-        draft.title,
-        draft.location,
-        draft.agenda,
-        draft.duration_minutes,
-        sorted(set(draft.reminder_offsets), reverse=True),
-        draft.audience,
-        draft.starts_at,
-        draft.timezone,
-        draft.rrule,
-    )
-    if new == (*old[:4], sorted(set(old[4]), reverse=True), *old[5:]):
-        raise ServiceError("meeting_nothing_changed")
+    if "audience" in changed:
+        # Checked before anything changes: a refusal leaves the meeting as it was.
+        await _check_reaches(session, _with_audience(meeting, draft.audience))
     told_before = await _everybody_told(session, meeting, group_chat_id=group_chat_id)
     meeting.title, meeting.location, meeting.agenda = draft.title, draft.location, draft.agenda
     meeting.duration_minutes = draft.duration_minutes
-    meeting.reminder_offsets = new[4]
+    meeting.reminder_offsets = offsets
     meeting.to_everyone = draft.audience.everyone
     meeting.to_focal_points = draft.audience.focal_points
     meeting.countries = sorted(draft.audience.countries)
     meeting.member_ids = sorted(draft.audience.member_ids)
-    await _check_reaches(session, meeting)
     meeting.starts_at, meeting.timezone, meeting.rrule = (
         draft.starts_at,
         draft.timezone,
@@ -789,7 +808,7 @@ async def update(
         await session.exec(  # type: ignore[call-overload]
             delete(MeetingException).where(col(MeetingException.meeting_id) == meeting.id)
         )
-    if moved or new[4] != old[4]:
+    if moved or "reminder_offsets" in changed:
         meeting.reminded_through = max(meeting.reminded_through, now)
     meeting.sequence += 1
     meeting.updated_at = now
@@ -810,6 +829,7 @@ async def update(
         chats,
         occurrence=after[0] if after else None,
         previous_start=before[0].start if before and moved else None,
+        changes=changed,
         tag=f"change{meeting.sequence}",
         now=now,
         compose=compose,
@@ -943,10 +963,11 @@ async def move_occurrence(
     if target.start <= now:
         raise ServiceError("meeting_started")
     new_start = new_start.astimezone(UTC)
+    typed = f"{new_start:%Y-%m-%d %H:%M} UTC"
     if new_start <= now:
-        raise ServiceError("meeting_time_past", value="")
+        raise ServiceError("meeting_time_past", value=typed)
     if new_start - now > MAX_AHEAD:
-        raise ServiceError("meeting_time_too_far", value="")
+        raise ServiceError("meeting_time_too_far", value=typed, days=MAX_AHEAD.days)
     if new_start == target.start:
         raise ServiceError("meeting_nothing_changed")
     if not meeting.rrule:

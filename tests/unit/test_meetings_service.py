@@ -444,3 +444,55 @@ async def test_a_reminder_carries_the_members_open_action_items(
     assert carried[people["kz"]] == "actions=1"
     assert carried[people["fp_kz"]] == "actions=1"
     assert carried[people["fp_af"]] == "actions=0"
+
+
+async def test_a_refused_audience_change_leaves_the_meeting_as_it_was(
+    db: Database, people: dict[str, int]
+) -> None:
+    meeting_id = await _create(db, _draft())
+    async with db.session() as session:
+        meeting = await meetings.get(session, meeting_id)
+        mod = await session.get(members.Member, people["mod"])
+        assert mod is not None
+        with pytest.raises(ServiceError) as refused:
+            await meetings.update(
+                session,
+                mod,
+                meeting,
+                now=NOW,
+                group_chat_id=GROUP,
+                compose=compose,
+                title="Renamed",
+                audience=MeetingAudience(focal_points=True, countries=frozenset({"PK"})),
+            )
+        assert refused.value.code == "meeting_audience_empty"
+        assert (meeting.title, meeting.to_everyone, meeting.sequence) == (
+            "Monthly focal point call",
+            True,
+            0,
+        )
+
+
+async def test_a_change_notice_names_what_changed(db: Database, people: dict[str, int]) -> None:
+    seen: list[tuple[str, ...]] = []
+
+    def remember(notice: Notice) -> dict[str, Any]:
+        seen.append(notice.changes)
+        return compose(notice)
+
+    meeting_id = await _create(db, _draft())
+    async with db.session() as session:
+        meeting = await meetings.get(session, meeting_id)
+        mod = await session.get(members.Member, people["mod"])
+        assert mod is not None
+        await meetings.update(
+            session,
+            mod,
+            meeting,
+            now=NOW,
+            group_chat_id=GROUP,
+            compose=remember,
+            location="https://meet.example.org/new",
+            starts_at=datetime(2026, 10, 3, 7, 0, tzinfo=UTC),
+        )
+    assert set(seen) == {("starts_at", "location")}
