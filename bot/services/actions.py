@@ -44,7 +44,6 @@ from bot.models import (
     MeetingMinutes,
     Member,
     MemberStatus,
-    OutboxMessage,
     Role,
 )
 from bot.models.types import UTCDateTime
@@ -507,12 +506,11 @@ async def process_due(session: AsyncSession, *, now: datetime, compose: ActionCo
             return queued
         owners = await _owners_by_item(session, items)
         titles = await meeting_titles(session, items)
-        wanted: list[tuple[int, outbox.Outgoing]] = []
+        wanted: list[outbox.Outgoing] = []
         for item in items:
-            for message in _remind(item, owners.get(item.id or 0, []), titles, now, compose):
-                wanted.append((item.id or 0, message))
+            wanted.extend(_remind(item, owners.get(item.id or 0, []), titles, now, compose))
         session.add_all(items)
-        queued += await _enqueue_many(session, wanted, now=now)
+        queued += await outbox.enqueue_many(session, REMINDER_KIND, wanted, now=now)
         if len(items) < BATCH:
             return queued
 
@@ -559,52 +557,10 @@ def _remind(
                 chat_id=member.telegram_id,
                 recipient_id=member.id,
                 payload=compose(reminder),
+                ref_id=item.id,
             )
         )
     return messages
-
-
-async def _enqueue_many(
-    session: AsyncSession, wanted: list[tuple[int, outbox.Outgoing]], *, now: datetime
-) -> int:
-    """`outbox.enqueue` for many items at once (each row keeps its item as ref_id): one query
-    for the keys already queued and one flush, not one of each per item."""
-    if not wanted:
-        await session.flush()
-        return 0
-    keys = [message.dedup_key for _, message in wanted]
-    existing: set[str] = set()
-    for start in range(0, len(keys), BATCH):
-        existing.update(
-            (
-                await session.exec(
-                    select(OutboxMessage.dedup_key).where(
-                        col(OutboxMessage.dedup_key).in_(keys[start : start + BATCH])
-                    )
-                )
-            ).all()
-        )
-    rows = []
-    for ref_id, message in wanted:
-        if message.dedup_key in existing:
-            continue
-        existing.add(message.dedup_key)
-        rows.append(
-            OutboxMessage(
-                kind=REMINDER_KIND,
-                ref_id=ref_id,
-                dedup_key=message.dedup_key,
-                action=message.action,
-                chat_id=message.chat_id,
-                recipient_id=message.recipient_id,
-                payload=message.payload,
-                created_at=now,
-                not_before=now,
-            )
-        )
-    session.add_all(rows)
-    await session.flush()
-    return len(rows)
 
 
 async def next_due(session: AsyncSession) -> datetime | None:

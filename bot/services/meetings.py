@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from dateutil.rrule import rrule as RRule
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, insert, or_
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -1159,6 +1159,7 @@ async def process_due(
     }
     # What to send, per meeting: the nearest due reminder of each occurrence not yet begun.
     to_send: list[tuple[Meeting, _Due, bool]] = []
+    records: list[dict[str, Any]] = []
     for meeting in due_meetings:
         handled.meetings += 1
         by_occurrence: dict[datetime, list[_Due]] = {}
@@ -1199,21 +1200,25 @@ async def process_due(
                     else:
                         handled.sent += 1
                     to_send.append((meeting, due, late))
-                session.add(
-                    MeetingReminder(
-                        meeting_id=meeting.id or 0,
-                        occurrence_start=start,
-                        offset_minutes=due.offset,
-                        due_at=due.at,
-                        handled_at=now,
-                        outcome=outcome,
-                    )
+                records.append(
+                    {
+                        "meeting_id": meeting.id,
+                        "occurrence_start": start,
+                        "offset_minutes": due.offset,
+                        "due_at": due.at,
+                        "handled_at": now,
+                        "outcome": outcome.value,
+                        "recipients": 0,
+                    }
                 )
         meeting.reminded_through = now
         meeting.next_reminder_at = next_reminder(
             meeting, changes.get(meeting.id or 0, []), after=now
         )
         session.add(meeting)
+    if records:
+        # Handled, once and for all: the unique key refuses a second record of any of them.
+        await (await session.connection()).execute(insert(MeetingReminder), records)
     if to_send:
         handled.queued = await _queue_reminders(
             session, to_send, now=now, group_chat_id=group_chat_id, compose=compose
@@ -1244,8 +1249,7 @@ async def _queue_reminders(
             )
         )
     }
-    queued = 0
-    chunk: list[tuple[int, outbox.Outgoing]] = []
+    chunk: list[outbox.Outgoing] = []
     by_id = {m.id: m for m in people}
     planned: list[tuple[Meeting, _Due, bool, list[Recipient]]] = []
     reminded: dict[int, Member] = {}
@@ -1278,41 +1282,58 @@ async def _queue_reminders(
                 actions=tuple(actions.get(r.member_id, ())) if r.member_id is not None else (),
             )
             chunk.append(
-                (
-                    meeting.id or 0,
-                    outbox.Outgoing(
-                        dedup_key=f"{REMINDER_KIND}:{meeting.id}:{due.occurrence.key}:"
-                        f"{due.offset}:{r.member_id or 'group'}",
-                        chat_id=r.chat_id,
-                        recipient_id=r.member_id,
-                        payload=compose(notice),
-                    ),
+                outbox.Outgoing(
+                    dedup_key=f"{REMINDER_KIND}:{meeting.id}:{due.occurrence.key}:"
+                    f"{due.offset}:{r.member_id or 'group'}",
+                    chat_id=r.chat_id,
+                    recipient_id=r.member_id,
+                    payload=compose(notice),
+                    ref_id=meeting.id,
                 )
             )
-    # One enqueue per meeting keeps ref_id right; rows go in one flush at the end.
-    by_meeting: dict[int, list[outbox.Outgoing]] = {}
-    for meeting_id, message in chunk:
-        by_meeting.setdefault(meeting_id, []).append(message)
-    for meeting_id, messages in by_meeting.items():
-        queued += len(await outbox.enqueue(session, REMINDER_KIND, meeting_id, messages, now=now))
-    return queued
+    return await outbox.enqueue_many(session, REMINDER_KIND, chunk, now=now)
+
+
+REBUILD_CHUNK = 1000
 
 
 async def rebuild(session: AsyncSession, *, now: datetime) -> int:
     """Recompute every scheduled meeting's next reminder from its rows (at start: the rules or
-    the zone database may have changed since it was stored). Returns how many meetings."""
-    meetings = list(
-        await session.exec(select(Meeting).where(Meeting.status == MeetingStatus.SCHEDULED))
-    )
+    the zone database may have changed since it was stored). Returns how many meetings.
+
+    A thousand meetings at a time, each chunk let go before the next, and the changed values
+    written with one executemany: memory stays flat however many meetings there are."""
     changes: dict[int, list[MeetingException]] = {}
     for row in await session.exec(select(MeetingException)):
         changes.setdefault(row.meeting_id, []).append(row)
-    for meeting in meetings:
-        wanted = next_reminder(
-            meeting, changes.get(meeting.id or 0, []), after=meeting.reminded_through
+    total = 0
+    last_id = 0
+    table = Meeting.__table__  # type: ignore[attr-defined]
+    statement = (
+        table.update()
+        .where(table.c.id == bindparam("meeting_id"))
+        .values(next_reminder_at=bindparam("next_reminder_at"))
+    )
+    while True:
+        chunk = list(
+            await session.exec(
+                select(Meeting)
+                .where(Meeting.status == MeetingStatus.SCHEDULED, col(Meeting.id) > last_id)
+                .order_by(col(Meeting.id))
+                .limit(REBUILD_CHUNK)
+            )
         )
-        if wanted != meeting.next_reminder_at:
-            meeting.next_reminder_at = wanted
-            session.add(meeting)
-    await session.flush()
-    return len(meetings)
+        if not chunk:
+            return total
+        updates = []
+        for meeting in chunk:
+            wanted = next_reminder(
+                meeting, changes.get(meeting.id or 0, []), after=meeting.reminded_through
+            )
+            if wanted != meeting.next_reminder_at:
+                updates.append({"meeting_id": meeting.id, "next_reminder_at": wanted})
+            session.expunge(meeting)
+        if updates:
+            await (await session.connection()).execute(statement, updates)
+        total += len(chunk)
+        last_id = chunk[-1].id or 0
