@@ -104,6 +104,12 @@ class Scheduler:
         self._job = self._check_job = None
         if self._leader_connection is not None:
             with contextlib.suppress(Exception):
+                # Closing only returns the connection to the pool, lock and all: let go of it.
+                await self._leader_connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+                await self._leader_connection.commit()
+            with contextlib.suppress(Exception):
                 await self._leader_connection.close()
             self._leader_connection = None
         self.leader = False
