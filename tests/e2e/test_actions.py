@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
+from bot.i18n import gettext
 from bot.models import ActionItem, ActionItemStatus, Meeting, MeetingMinutes, OutboxMessage
 from bot.sandbox.driver import Replies, Sandbox, SandboxUser
 from bot.sandbox.fake_api import StoredMessage
@@ -154,9 +155,17 @@ async def say(user: SandboxUser, text: str) -> Replies:
     return (await user.send(text)).to(user.id)
 
 
+# What the minutes start with, in English and in Russian (kz2 reads Russian).
+MINUTES_PREFIXES = ("📝 Minutes: ", "📝 " + gettext("ru", "Minutes: %(title)s", title="").strip())
+
+
 def minutes_sent(sandbox: Sandbox, chat_id: int) -> list[StoredMessage]:
     """The minutes as participants get them (a moderator's own view has buttons)."""
-    return [m for m in bot_messages(sandbox, chat_id, "📝 Minutes: ") if not m.buttons]
+    return [
+        m
+        for m in bot_messages(sandbox, chat_id)
+        if (m.text or "").startswith(MINUTES_PREFIXES) and not m.buttons
+    ]
 
 
 # -- the minutes --------------------------------------------------------------------------------
@@ -330,7 +339,7 @@ async def test_long_minutes_go_out_in_parts_in_order(sandbox: Sandbox, admin: Sa
     for name in ("kz", "kz2", "af"):
         parts = [m for m in bot_messages(sandbox, group[name].id) if "Part " in (m.text or "")]
         assert len(parts) == 2, name
-        assert (parts[0].text or "").startswith("📝 Minutes: ")
+        assert (parts[0].text or "").startswith(MINUTES_PREFIXES)
         assert "Part 1:" in (parts[0].text or "") and "Part 6:" in (parts[1].text or "")
     assert bot_messages(sandbox, group["plain"].id) == []
     assert bot_messages(sandbox, GROUP_ID) == []
@@ -460,10 +469,15 @@ async def test_a_deadline_for_a_countrys_focal_points_and_done(
     assert item.status == ActionItemStatus.DONE and item.done_by_id == group.ids["kz"]
     assert item.done_at == sandbox.now()
     # The other focal point's notice: Done again says so.
+    # kz2 reads Russian.
     [told] = bot_messages(sandbox, group["kz2"].id, "📌")
-    await group["kz2"].press(told, "Done")
-    assert "already been marked done" in alert(sandbox)
-    assert "You have no open action items." in (await say(group["kz2"], "/actions")).text
+    await group["kz2"].press(told, gettext("ru", "Done"))
+    assert alert(sandbox)
+    assert (await items(sandbox))[0].done_by_id == group.ids["kz"]
+    assert (
+        gettext("ru", "You have no open action items.")
+        in (await say(group["kz2"], "/actions")).text
+    )
 
 
 async def test_done_from_the_notice_updates_it(sandbox: Sandbox, admin: SandboxUser) -> None:
@@ -534,9 +548,9 @@ async def test_owners_are_reminded_before_the_due_date_until_it_is_done(
     await sandbox.wait(times[0] - timedelta(minutes=1) - sandbox.now())
     assert bot_messages(sandbox, group["kz"].id, "🔔") == []
     await sandbox.wait(timedelta(minutes=2))
-    for name in ("kz", "kz2"):
+    for name, done in (("kz", "✅ Done"), ("kz2", "✅ " + gettext("ru", "Done"))):
         [first] = bot_messages(sandbox, group[name].id, "🔔")
-        assert labels(first) == ["✅ Done"]
+        assert labels(first) == [done]
     [first] = bot_messages(sandbox, group["kz"].id, "🔔")
     text = first.text or ""
     assert text.startswith("🔔 Due in 3 days: action item #1")
@@ -546,12 +560,13 @@ async def test_owners_are_reminded_before_the_due_date_until_it_is_done(
     assert (afghan.text or "").startswith("🔔 Due in 3 days: action item #2")
 
     # One focal point closes the country's item: neither is reminded of it again.
-    await group["kz2"].press(bot_messages(sandbox, group["kz2"].id, "🔔")[0], "Done")
+    await group["kz2"].press(bot_messages(sandbox, group["kz2"].id, "🔔")[0], gettext("ru", "Done"))
     await sandbox.wait(times[2] + timedelta(hours=1) - sandbox.now())
     assert len(bot_messages(sandbox, group["kz"].id, "🔔")) == 1
     # (Its reminder now says it is done.)
     assert bot_messages(sandbox, group["kz2"].id, "🔔") == []
-    assert len(bot_messages(sandbox, group["kz2"].id, "✅ Action item #1 is done.")) == 1
+    done = "✅ " + gettext("ru", "Action item #%(id)s is done.", id=1)
+    assert len(bot_messages(sandbox, group["kz2"].id, done)) == 1
     afghan_all = bot_messages(sandbox, group["af"].id, "🔔")
     assert [(m.text or "").split(":")[0] for m in afghan_all] == [
         "🔔 Due in 3 days",
