@@ -18,6 +18,17 @@ from bot.models import Admission, Member, Role
 from bot.sandbox.driver import Sandbox, SandboxUser
 from bot.services import members
 
+_ZONES = {
+    "KZ": "Asia/Almaty",
+    "KG": "Asia/Bishkek",
+    "TJ": "Asia/Dushanbe",
+    "TM": "Asia/Ashgabat",
+    "UZ": "Asia/Tashkent",
+    "AF": "Asia/Kabul",
+    "IR": "Asia/Tehran",
+    "PK": "Asia/Karachi",
+}
+
 # Same ids as tests/conftest.py, so transcripts from tests and the sandbox look alike.
 ADMIN_ID = 100_000_001
 GROUP_ID = -1_001_234_567_890
@@ -36,6 +47,13 @@ class DemoPerson:
     role: Role | None
     country: str | None = None
     agency: str | None = None
+
+    @property
+    def timezone(self) -> str | None:
+        """Where they keep their clocks: their country's capital, Vienna for the office."""
+        if self.handle in ("mod1", "member2"):
+            return "Europe/Vienna"
+        return _ZONES.get(self.country or "")
 
     @property
     def full_name(self) -> str:
@@ -177,6 +195,8 @@ async def seed(db: Database, now: datetime) -> None:
                 language="ru" if demo.language_code == "ru" else None,
                 detail="demo group",
             )
+            if demo.timezone:
+                await members.set_timezone(session, member, demo.timezone)
             if demo.role is not Role.MEMBER:
                 await members.set_role(
                     session,

@@ -42,7 +42,7 @@ sandbox commands (anything else is a message to the bot from the current person)
   !group <text>     write <text> in the group chat
   !join, !leave     join or leave the group chat
   !block, !unblock  block or unblock the bot
-  !wait <n>m|h|d    let time pass (scheduled messages fall due; e.g. !wait 90m)
+  !wait <n>m|h|d    let time pass (reminders and scheduled messages fall due; e.g. !wait 90m)
   !help             this list
   !quit             stop (Ctrl-D does too)"""
 
@@ -371,9 +371,10 @@ class Terminal:
             self.note("say how long, e.g. !wait 30m, !wait 2h or !wait 1d")
             return
         unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-        clock.advance(timedelta(**{unit: int(match.group(1))}))
+        delta = timedelta(**{unit: int(match.group(1))})
+        # Through every moment something falls due (reminders on time, not all late at once).
+        await self.observe(lambda: self.sandbox.wait(delta))
         self.note(f"it is now {clock.now():%Y-%m-%d %H:%M} UTC")
-        await self.observe(self.sandbox.deliver)
 
     async def send(self, text: str) -> None:
         if self.user.id in self.sandbox.api.blocked:

@@ -780,8 +780,19 @@ def split_options(text: str) -> tuple[str, dict[str, str]]:
             raise ServiceError("meeting_option_unknown", option=typed)
         if name in options:
             raise ServiceError("meeting_option_repeated", option=typed)
-        options[name] = text[match.end() : end].strip()
+        options[name] = _unquote(text[match.end() : end].strip())
     return head, options
+
+
+# Quotes people put around an option's value (`--agenda "..."`), as typed on phones too.
+_QUOTES = {'"': '"', "'": "'", "«": "»", "“": "”", "„": "“"}
+
+
+def _unquote(value: str) -> str:
+    """The value without one pair of quotes around the whole of it."""
+    if len(value) >= 2 and _QUOTES.get(value[0]) == value[-1]:
+        return value[1:-1].strip()
+    return value
 
 
 def parse_line(

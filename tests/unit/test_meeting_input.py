@@ -497,3 +497,15 @@ def test_format_length() -> None:
         "1d",
         "1w1h",
     ]
+
+
+@pytest.mark.parametrize(
+    "typed", ['"Country updates"', "«Country updates»", "“Country updates”", "Country updates"]
+)
+def test_quotes_around_an_option_value_are_not_part_of_it(typed: str) -> None:
+    draft = meeting_input.parse_line(
+        f"2026-12-10 15:00 | Call --agenda {typed}",
+        default_zone="Asia/Almaty",
+        now=datetime(2026, 11, 26, tzinfo=UTC),
+    )
+    assert draft.agenda == "Country updates"
