@@ -38,6 +38,8 @@ upgrade: install
 
 bench: install
 	$(BIN)/python bench/bench_help.py
+	$(BIN)/python bench/bench_broadcast.py
+	$(BIN)/python bench/bench_meetings.py
 
 messages: install
 	PATH=$(BIN):$$PATH ./scripts/update_messages.sh
