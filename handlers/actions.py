@@ -212,7 +212,7 @@ async def _meeting(caller: Caller, meeting_id: int) -> Meeting:
 
 async def _fail(update: Update, caller: Caller, error: ServiceError) -> None:
     """Nothing of this update is kept; say why in a message or an alert."""
-    await caller.session.rollback()
+    await caller.discard()
     query = update.callback_query
     if query is not None:
         await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)

@@ -97,6 +97,11 @@ class Caller:
         rows it queued, or before an answer that says a change was made."""
         await self.session.commit()
 
+    async def discard(self) -> None:
+        """Drop this update's changes not yet committed: a refused request changes nothing,
+        even when a service had written part of it before it refused."""
+        await self.session.rollback()
+
     def became(self, member: Member | None) -> None:
         """The caller's row changed during this update (admitted, language set, forgotten)."""
         self.member = member

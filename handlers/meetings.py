@@ -700,7 +700,7 @@ async def cancel_occurrence(update: Update, context: CallbackContext, caller: Ca
             compose=notice_composer(app),
         )
     except ServiceError as error:
-        await caller.session.rollback()
+        await caller.discard()
         await _alert(update, caller, error)
         return
     await caller.commit()
@@ -750,7 +750,7 @@ async def cancel_series(update: Update, context: CallbackContext, caller: Caller
             compose=notice_composer(app),
         )
     except ServiceError as error:
-        await caller.session.rollback()
+        await caller.discard()
         await _alert(update, caller, error)
         return
     await caller.commit()

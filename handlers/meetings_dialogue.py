@@ -628,7 +628,7 @@ async def confirm(
             compose=notice_composer(app),
         )
     except ServiceError as error:
-        await caller.session.rollback()
+        await caller.discard()
         await _drop_buttons(update)
         if error.code.startswith("meeting_audience") or error.code == "meeting_no_audience":
             return await _ask_audience(update, caller, dialogue, error=error)
@@ -915,7 +915,7 @@ async def confirm_edit(
             **dialogue.value,
         )
     except ServiceError as error:
-        await caller.session.rollback()
+        await caller.discard()
         await _drop_buttons(update)
         meeting = await _meeting(update, caller, dialogue.meeting_id)
         if meeting is None:
@@ -1042,7 +1042,7 @@ async def confirm_move(
             compose=notice_composer(app),
         )
     except ServiceError as error:
-        await caller.session.rollback()
+        await caller.discard()
         await _drop_buttons(update)
         if error.code in ("meeting_time_past", "meeting_time_too_far", "meeting_nothing_changed"):
             meeting = await _meeting(update, caller, dialogue.meeting_id)
