@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -605,40 +606,39 @@ async def _pending_minutes(
     return pending, minutes
 
 
-@command(role=Role.MODERATOR)
-async def receive_notes(update: Update, context: CallbackContext, caller: Caller) -> int:
+async def _receive_text(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    add: Callable[..., Awaitable[Any]],
+    state: int,
+) -> int:
+    """A typed addition to the minutes (notes, a decision): saved, or explained and asked
+    again."""
     found = await _pending_minutes(update, context, caller)
     message = update.effective_message
     if found is None or message is None:
         return await _expired(update, context, caller)
     _, minutes = found
     try:
-        await actions.add_notes(caller.session, minutes, message.text or "", now=caller.now)
+        await add(caller.session, minutes, message.text or "", now=caller.now)
     except ServiceError as error:
         await _fail(update, caller, error)
-        return NOTES
+        return state
     await caller.commit()
     _drop(context)
     await _show_minutes(update, caller, minutes)
     return ConversationHandler.END
+
+
+@command(role=Role.MODERATOR)
+async def receive_notes(update: Update, context: CallbackContext, caller: Caller) -> int:
+    return await _receive_text(update, context, caller, actions.add_notes, NOTES)
 
 
 @command(role=Role.MODERATOR)
 async def receive_decision(update: Update, context: CallbackContext, caller: Caller) -> int:
-    found = await _pending_minutes(update, context, caller)
-    message = update.effective_message
-    if found is None or message is None:
-        return await _expired(update, context, caller)
-    _, minutes = found
-    try:
-        await actions.add_decision(caller.session, minutes, message.text or "", now=caller.now)
-    except ServiceError as error:
-        await _fail(update, caller, error)
-        return DECISION
-    await caller.commit()
-    _drop(context)
-    await _show_minutes(update, caller, minutes)
-    return ConversationHandler.END
+    return await _receive_text(update, context, caller, actions.add_decision, DECISION)
 
 
 async def _finish_item(

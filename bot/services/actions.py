@@ -49,6 +49,7 @@ from bot.models import (
 from bot.models.types import UTCDateTime
 from bot.services import audit, countries, meetings, members, outbox, timezones
 from bot.services.errors import ServiceError
+from bot.services.outbox import Recipient
 
 log = logging.getLogger(__name__)
 
@@ -384,7 +385,7 @@ class ActionReminder:
     the item comes from, if any. `assigned`: the notice sent when the item is set."""
 
     item: ActionItem
-    recipient: meetings.Recipient
+    recipient: Recipient
     late: bool
     when: datetime
     meeting_title: str | None = None
@@ -464,7 +465,7 @@ async def notify_assigned(
         assert member.id is not None
         notice = ActionReminder(
             item=item,
-            recipient=_recipient(member),
+            recipient=Recipient.of(member),
             late=False,
             when=now,
             meeting_title=title,
@@ -479,10 +480,6 @@ async def notify_assigned(
             )
         )
     return len(await outbox.enqueue(session, REMINDER_KIND, item.id, messages, now=now))
-
-
-def _recipient(member: Member) -> meetings.Recipient:
-    return meetings.Recipient(member.telegram_id, member.id, member.language, member.timezone)
 
 
 async def process_due(session: AsyncSession, *, now: datetime, compose: ActionCompose) -> int:
@@ -545,7 +542,7 @@ def _remind(
         assert member.id is not None
         reminder = ActionReminder(
             item=item,
-            recipient=_recipient(member),
+            recipient=Recipient.of(member),
             late=late,
             when=when,
             meeting_title=title,
@@ -780,7 +777,7 @@ class MinutesNotice:
     meeting: Meeting
     items: tuple[ActionItem, ...]
     people: dict[int, Member] = field(default_factory=dict)
-    recipient: meetings.Recipient | None = None
+    recipient: Recipient | None = None
 
 
 # Minutes are long: the composer may split them into several messages (in order).
@@ -788,7 +785,7 @@ MinutesCompose = Callable[[MinutesNotice], list[dict[str, Any]]]
 
 
 async def notice(
-    session: AsyncSession, minutes: MeetingMinutes, recipient: meetings.Recipient | None = None
+    session: AsyncSession, minutes: MeetingMinutes, recipient: Recipient | None = None
 ) -> MinutesNotice:
     meeting = await meetings.get(session, minutes.meeting_id)
     items = await items_of(session, minutes)
@@ -801,7 +798,7 @@ async def notice(
     )
 
 
-def minutes_key(minutes: MeetingMinutes, version: str, recipient: meetings.Recipient) -> str:
+def minutes_key(minutes: MeetingMinutes, version: str, recipient: Recipient) -> str:
     who = "group" if recipient.member_id is None else str(recipient.member_id)
     return f"{KIND}:{minutes.id}:{version}:{who}"
 
@@ -854,7 +851,7 @@ async def send_minutes(
     return reached
 
 
-def _for(base: MinutesNotice, recipient: meetings.Recipient) -> MinutesNotice:
+def _for(base: MinutesNotice, recipient: Recipient) -> MinutesNotice:
     return MinutesNotice(
         minutes=base.minutes,
         meeting=base.meeting,

@@ -41,6 +41,7 @@ from bot.models import (
 )
 from bot.services import audit, countries, outbox
 from bot.services.errors import ServiceError
+from bot.services.outbox import Recipient
 
 KIND = "announcement"
 REPORT_KIND = "announcement_report"
@@ -127,20 +128,6 @@ def sort_countries(codes: Iterable[str]) -> list[str]:
     """The working group's countries first, in their usual order, then the rest by code."""
     order = {code: index for index, code in enumerate(countries.REGION)}
     return sorted(set(codes), key=lambda code: (order.get(code, len(order)), code))
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """One chat an announcement goes to: a member's private chat, or the group chat."""
-
-    chat_id: int
-    member_id: int | None = None
-    language: str | None = None
-    timezone: str | None = None
-
-    @property
-    def is_group(self) -> bool:
-        return self.member_id is None
 
 
 async def recipients(

@@ -51,6 +51,7 @@ from bot.models import (
 )
 from bot.services import audit, outbox, timezones
 from bot.services.errors import ServiceError
+from bot.services.outbox import Recipient
 
 log = logging.getLogger(__name__)
 
@@ -151,20 +152,6 @@ def parse_occurrence_key(key: str) -> datetime | None:
 
 
 # -- who is told, and what ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """A member's private chat, or the group chat (member_id None)."""
-
-    chat_id: int
-    member_id: int | None = None
-    language: str | None = None
-    timezone: str | None = None
-
-    @property
-    def is_group(self) -> bool:
-        return self.member_id is None
 
 
 class NoticeKind(StrEnum):
@@ -392,10 +379,6 @@ async def audience_members(session: AsyncSession, meeting: Meeting) -> list[Memb
     return list(rows)
 
 
-def _recipient(member: Member) -> Recipient:
-    return Recipient(member.telegram_id, member.id, member.language, member.timezone)
-
-
 async def recipients(
     session: AsyncSession,
     meeting: Meeting,
@@ -421,7 +404,7 @@ async def recipients(
             ).all()
         )
         members = [m for m in members if m.id not in declined]
-    found = [_recipient(m) for m in members if m.id is not None]
+    found = [Recipient.of(m) for m in members if m.id is not None]
     if group_chat_id is not None and MeetingAudience.of(meeting).is_everybody:
         found.append(Recipient(group_chat_id))
     return found
@@ -724,7 +707,7 @@ async def _everybody_told(
     for member in await told(session, meeting):
         if member.id not in seen:
             seen.add(member.id)
-            found.insert(0, _recipient(member))
+            found.insert(0, Recipient.of(member))
     return found
 
 
@@ -1262,7 +1245,7 @@ async def _queue_reminders(
             invited = [by_id[i] for i in sorted(meeting.member_ids or ()) if i in by_id]
         invited = [m for m in invited if (meeting.id, start, m.id) not in declined]
         reminded.update((m.id or 0, m) for m in invited)
-        chats = [_recipient(m) for m in invited]
+        chats = [Recipient.of(m) for m in invited]
         if group_chat_id is not None and MeetingAudience.of(meeting).is_everybody:
             chats.append(Recipient(group_chat_id))
         planned.append((meeting, due, late, chats))

@@ -25,13 +25,32 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.models import OutboxAction, OutboxMessage, OutboxState
+from bot.models import Member, OutboxAction, OutboxMessage, OutboxState
 from bot.models.types import UTCDateTime
 
 # A request to Telegram never takes this long: a `sending` row older than this was abandoned by a
 # process that died, and is sent again.
 STALE_CLAIM = timedelta(seconds=60)
 MAX_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A chat the bot writes to on its own: a member's private chat (with their language and
+    zone), or the group chat (member_id None)."""
+
+    chat_id: int
+    member_id: int | None = None
+    language: str | None = None
+    timezone: str | None = None
+
+    @property
+    def is_group(self) -> bool:
+        return self.member_id is None
+
+    @classmethod
+    def of(cls, member: Member) -> Recipient:
+        return cls(member.telegram_id, member.id, member.language, member.timezone)
 
 
 @dataclass(frozen=True)
