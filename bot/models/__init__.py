@@ -7,6 +7,18 @@ from bot.models.announcements import (
     AttachmentKind,
 )
 from bot.models.audit import AuditAction, AuditEntry
+from bot.models.knowledge import (
+    ChangeAction,
+    EntryStatus,
+    GlossaryChange,
+    GlossaryEntry,
+    GlossarySuggestion,
+    Resource,
+    ResourceKind,
+    ResourceStatus,
+    ReviewStatus,
+    Visibility,
+)
 from bot.models.meetings import (
     ActionItem,
     ActionItemStatus,
@@ -42,6 +54,11 @@ __all__ = [
     "AttachmentKind",
     "AuditAction",
     "AuditEntry",
+    "ChangeAction",
+    "EntryStatus",
+    "GlossaryChange",
+    "GlossaryEntry",
+    "GlossarySuggestion",
     "Invite",
     "Meeting",
     "MeetingException",
@@ -55,6 +72,11 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "ReminderOutcome",
+    "Resource",
+    "ResourceKind",
+    "ResourceStatus",
+    "ReviewStatus",
     "Role",
     "RsvpAnswer",
+    "Visibility",
 ]

@@ -28,6 +28,8 @@ class AuditAction(StrEnum):
     MEETING_CHANGED = "meeting_changed"
     MEETING_CANCELLED = "meeting_cancelled"
     MINUTES_RECORDED = "minutes_recorded"
+    GLOSSARY_CHANGED = "glossary_changed"
+    RESOURCE_CHANGED = "resource_changed"
 
 
 class AuditEntry(SQLModel, table=True):
