@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=16, ge=1, le=100)
     # How long another bot process may act on a stale role (PostgreSQL, several processes).
     member_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # Moderators are reminded of glossary suggestions and proposed resources waiting this long.
+    review_reminder_days: int = Field(default=3, ge=1, le=90)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
