@@ -254,3 +254,22 @@ def action_source(app: AppContext, compose: Any) -> Source:
         return await actions.rebuild(session, now=now)
 
     return Source("actions", process, actions.next_due, rebuild)
+
+
+def review_source(app: AppContext, compose: Any) -> Source:
+    """Reminders to moderators of glossary suggestions and proposed resources that wait for a
+    review longer than REVIEW_REMINDER_DAYS (bot/services/reviews.py)."""
+    from bot.services import reviews
+
+    days = app.settings.review_reminder_days
+
+    async def process(session: AsyncSession, now: datetime) -> int:
+        return await reviews.process_due(session, now=now, days=days, compose=compose)
+
+    async def next_due(session: AsyncSession) -> datetime | None:
+        return await reviews.next_due(session, days=days)
+
+    async def rebuild(session: AsyncSession, now: datetime) -> Any:
+        return await reviews.rebuild(session, now=now)
+
+    return Source("reviews", process, next_due, rebuild)
