@@ -667,48 +667,8 @@ async def cancel_occurrence(update: Update, context: CallbackContext, caller: Ca
     occ = await _occurrence(update, caller, meeting, parts[3])
     if occ is None:
         return
-    query = update.callback_query
-    assert query is not None
-    ident = meeting.id or 0
-    if occ.cancelled or meeting.status != MeetingStatus.SCHEDULED:
-        await _alert(update, caller, ServiceError("meeting_cancelled"))
-        return
-    if len(parts) < 5:
-        await query.answer()
-        await reply(
-            update,
-            caller.render("meetings/confirm_cancel.html", m=meeting, occ=occ, zone=caller.zone),
-            InlineKeyboardMarkup(
-                [
-                    [
-                        data_button(caller.t("Yes, cancel it"), f"mtg:xo:{ident}:{occ.key}:y"),
-                        data_button(caller.t("No"), f"mtg:keep:{ident}"),
-                    ]
-                ]
-            ),
-        )
-        return
-    app = caller.app
-    try:
-        await meetings.cancel_occurrence(
-            caller.session,
-            caller.actor,
-            meeting,
-            occ,
-            now=caller.now,
-            group_chat_id=app.settings.group_chat_id,
-            compose=notice_composer(app),
-        )
-    except ServiceError as error:
-        await caller.discard()
-        await _alert(update, caller, error)
-        return
-    await caller.commit()
-    wake(context)
-    await query.answer()
-    await edit(
-        update,
-        caller.render("meetings/cancelled.html", m=meeting, occ=occ, zone=caller.zone, one=True),
+    await _ask_then_cancel(
+        update, context, caller, meeting, occ, f"mtg:xo:{meeting.id}:{occ.key}", len(parts) >= 5
     )
 
 
@@ -718,37 +678,54 @@ async def cancel_series(update: Update, context: CallbackContext, caller: Caller
     meeting = await _load(update, caller)
     if meeting is None:
         return
+    confirmed = len(_parts(update)) >= 4
+    await _ask_then_cancel(
+        update, context, caller, meeting, None, f"mtg:xs:{meeting.id}", confirmed
+    )
+
+
+async def _ask_then_cancel(
+    update: Update,
+    context: CallbackContext,
+    caller: Caller,
+    meeting: Meeting,
+    occ: Occurrence | None,
+    data: str,
+    confirmed: bool,
+) -> None:
+    """Cancel one occurrence (`occ`) or the whole meeting (None): first ask, then do it when the
+    moderator confirms (the same button data with ":y")."""
     query = update.callback_query
     assert query is not None
-    ident = meeting.id or 0
-    if meeting.status != MeetingStatus.SCHEDULED:
+    if meeting.status != MeetingStatus.SCHEDULED or (occ is not None and occ.cancelled):
         await _alert(update, caller, ServiceError("meeting_cancelled"))
         return
-    if len(_parts(update)) < 4:
+    if not confirmed:
         await query.answer()
         await reply(
             update,
-            caller.render("meetings/confirm_cancel.html", m=meeting, occ=None, zone=caller.zone),
+            caller.render("meetings/confirm_cancel.html", m=meeting, occ=occ, zone=caller.zone),
             InlineKeyboardMarkup(
                 [
                     [
-                        data_button(caller.t("Yes, cancel it"), f"mtg:xs:{ident}:y"),
-                        data_button(caller.t("No"), f"mtg:keep:{ident}"),
+                        data_button(caller.t("Yes, cancel it"), f"{data}:y"),
+                        data_button(caller.t("No"), f"mtg:keep:{meeting.id}"),
                     ]
                 ]
             ),
         )
         return
     app = caller.app
+    common = {
+        "now": caller.now,
+        "group_chat_id": app.settings.group_chat_id,
+        "compose": notice_composer(app),
+    }
     try:
-        await meetings.cancel(
-            caller.session,
-            caller.actor,
-            meeting,
-            now=caller.now,
-            group_chat_id=app.settings.group_chat_id,
-            compose=notice_composer(app),
-        )
+        if occ is None:
+            await meetings.cancel(caller.session, caller.actor, meeting, **common)
+        else:
+            await meetings.cancel_occurrence(caller.session, caller.actor, meeting, occ, **common)
     except ServiceError as error:
         await caller.discard()
         await _alert(update, caller, error)
@@ -758,7 +735,9 @@ async def cancel_series(update: Update, context: CallbackContext, caller: Caller
     await query.answer()
     await edit(
         update,
-        caller.render("meetings/cancelled.html", m=meeting, occ=None, zone=caller.zone, one=False),
+        caller.render(
+            "meetings/cancelled.html", m=meeting, occ=occ, zone=caller.zone, one=occ is not None
+        ),
     )
 
 
