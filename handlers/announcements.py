@@ -2,11 +2,9 @@
 Acknowledge button, reminders, cancel and recall, and /announcements (a member's history, or the
 moderators' list of scheduled and recent ones).
 
-The dialogue: text (or a photo or document with the text as caption) -> attachment (or Skip) ->
-audience -> other language versions -> pin (when the group chat is in the audience) ->
-acknowledgement (when members are) -> now or a time -> a preview, exactly as recipients see it ->
-Confirm. Confirming writes the announcement and one outbox row per recipient in one transaction;
-the delivery worker sends them, and tells `refresh_report` as it goes.
+The dialogue itself is in `handlers.announcements_dialogue`. Confirming writes the announcement and
+one outbox row per recipient in one transaction; the delivery worker sends them, and tells
+`refresh_report` as it goes.
 
 The report follows delivery through the outbox (EDIT rows, kind "announcement_report") rather than
 by editing from here: the worker that sends the announcement may run in another process than the
@@ -21,18 +19,13 @@ from __future__ import annotations
 
 import html
 import logging
-import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import wraps
 from typing import Any
 
 from markupsafe import Markup
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
     Bot,
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -45,16 +38,13 @@ from telegram.ext import (
     Application,
     CallbackQueryHandler,
     CommandHandler,
-    ConversationHandler,
-    MessageHandler,
     filters,
 )
 
-from bot.config import SUPPORTED_LANGUAGES
 from bot.context import AppContext
 from bot.html_text import TelegramHtmlError, parse_html, split_html
 from bot.i18n import _, gettext
-from bot.models import Announcement, AttachmentKind, Role
+from bot.models import Announcement, Role
 from bot.render import render
 from bot.services import announcements, timezones
 from bot.services.announcements import Audience, Recipient
@@ -187,110 +177,13 @@ def excerpt(text: str, limit: int = EXCERPT) -> Markup:
     return Markup(chunks[0] + ("…" if len(chunks) > 1 else ""))
 
 
-# -- the draft --------------------------------------------------------------------------------
+def buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
 
 
-@dataclass
-class Dialogue:
-    """The draft while the moderator writes it (kept in user_data for the dialogue)."""
-
-    language: str
-    texts: dict[str, str] = field(default_factory=dict)
-    attachment_kind: AttachmentKind | None = None
-    attachment_file_id: str | None = None
-    audience: Audience = field(default_factory=Audience)
-    pin: bool = False
-    ask_ack: bool = False
-    scheduled_at: datetime | None = None
-    adding: str | None = None
-
-    def draft(self) -> announcements.Draft:
-        return announcements.Draft(
-            texts=dict(self.texts),
-            language=self.language,
-            audience=self.audience,
-            attachment_kind=self.attachment_kind,
-            attachment_file_id=self.attachment_file_id,
-            pin=self.pin,
-            ask_ack=self.ask_ack,
-            scheduled_at=self.scheduled_at,
-        )
-
-    def preview(self) -> Announcement:
-        """An unsaved announcement, for the preview (its Acknowledge button says id 0)."""
-        return Announcement(
-            id=0,
-            language=self.language,
-            texts=dict(self.texts),
-            attachment_kind=self.attachment_kind,
-            attachment_file_id=self.attachment_file_id,
-            ask_ack=self.ask_ack,
-            pin=self.pin,
-        )
-
-
-def _dialogue(context: CallbackContext) -> Dialogue | None:
-    found = (context.user_data or {}).get(DRAFT)
-    return found if isinstance(found, Dialogue) else None
-
-
-def _drop(context: CallbackContext) -> None:
-    if context.user_data is not None:
-        context.user_data.pop(DRAFT, None)
-
-
-async def _expired(update: Update, caller: Caller) -> int:
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await reply(update, caller.render("announcements/expired.html"))
-    return ConversationHandler.END
-
-
-MessageStep = Callable[[Update, CallbackContext, Caller, Dialogue, Message], Awaitable[int]]
-ButtonStep = Callable[[Update, CallbackContext, Caller, Dialogue, CallbackQuery], Awaitable[int]]
-
-
-def _message_step(handler: MessageStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    """A step of the dialogue answered by a message: the draft, or "this dialogue expired"."""
-
-    @command(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        dialogue = _dialogue(context)
-        message = update.effective_message
-        if dialogue is None or message is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, message)
-
-    return step
-
-
-def _button_step(handler: ButtonStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    """A step of the dialogue answered by a button press: the draft and the press (its data
-    matched the handler's pattern, so it is there)."""
-
-    @button(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        query = update.callback_query
-        dialogue = _dialogue(context)
-        if dialogue is None or query is None or query.data is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, query)
-
-    return step
-
-
-def _check_versions(dialogue: Dialogue, attachment: bool) -> None:
-    for language, text in dialogue.texts.items():
-        announcements.check_text(message_html(text, language), attachment=attachment)
-
-
-async def _refuse(update: Update, caller: Caller, error: ServiceError) -> None:
-    await reply(update, explain(caller.locale, error))
-
-
-async def _drop_buttons(update: Update) -> None:
+async def drop_buttons(update: Update) -> None:
     """The step is answered: its buttons go (a markup edit does not count against limits)."""
     query = update.callback_query
     if query is None:
@@ -410,7 +303,7 @@ def _report_markup(announcement_id: int, language: str) -> InlineKeyboardMarkup:
     )
 
 
-async def _report(
+async def report(
     app: AppContext,
     session: AsyncSession,
     announcement: Announcement,
@@ -445,7 +338,7 @@ async def refresh_report(app: AppContext, announcement_id: int) -> bool:
         view = progress.key(announcement.status)
         if view == announcement.report_view:
             return False
-        text, markup = await _report(app, session, announcement, progress)
+        text, markup = await report(app, session, announcement, progress)
         payload = {"text": text, "reply_markup": markup.to_dict()}
         return await announcements.queue_report_edit(session, announcement, view, payload, now=now)
 
@@ -455,500 +348,6 @@ def _on_progress(app: AppContext) -> Callable[[str, int], Awaitable[None]]:
         await refresh_report(app, announcement_id)
 
     return listener
-
-
-# -- the dialogue -----------------------------------------------------------------------------
-
-
-def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-    )
-
-
-@command(role=Role.MODERATOR)
-async def announce(update: Update, context: CallbackContext, caller: Caller) -> int:
-    if context.user_data is not None:
-        context.user_data[DRAFT] = Dialogue(language=caller.locale)
-    await reply(update, caller.render("announcements/ask_text.html"))
-    return TEXT
-
-
-@_message_step
-async def receive_text(
-    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
-) -> int:
-    try:
-        text = formatted(message)
-        announcements.check_text(message_html(text, dialogue.language), attachment=False)
-    except ServiceError as error:
-        await _refuse(update, caller, error)
-        return TEXT
-    dialogue.texts = {dialogue.language: text}
-    await reply(
-        update,
-        caller.render("announcements/ask_attachment.html"),
-        _buttons([(caller.t("Skip"), "ann:d:skip")]),
-    )
-    return ATTACHMENT
-
-
-def _attachment_of(message: Message) -> tuple[AttachmentKind, str] | None:
-    if message.photo:
-        return AttachmentKind.PHOTO, message.photo[-1].file_id
-    if message.document and not message.animation:
-        return AttachmentKind.DOCUMENT, message.document.file_id
-    return None
-
-
-@_message_step
-async def receive_text_with_file(
-    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
-) -> int:
-    """A photo or document whose caption is the text: both steps at once."""
-    attachment = _attachment_of(message)
-    if attachment is None or not message.caption:
-        await reply(update, caller.render("announcements/need_text.html"))
-        return TEXT
-    try:
-        text = formatted(message)
-        announcements.check_text(message_html(text, dialogue.language), attachment=True)
-    except ServiceError as error:
-        await _refuse(update, caller, error)
-        return TEXT
-    dialogue.texts = {dialogue.language: text}
-    dialogue.attachment_kind, dialogue.attachment_file_id = attachment
-    return await _ask_audience(update, caller, dialogue)
-
-
-@command(role=Role.MODERATOR)
-async def need_text(update: Update, context: CallbackContext, caller: Caller) -> int:
-    """A sticker, a voice message...: not something an announcement can be."""
-    await reply(update, caller.render("announcements/unsupported.html"))
-    return TEXT
-
-
-@_message_step
-async def receive_attachment(
-    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
-) -> int:
-    attachment = _attachment_of(message)
-    if attachment is None:
-        await reply(update, caller.render("announcements/unsupported.html"))
-        return ATTACHMENT
-    try:
-        _check_versions(dialogue, attachment=True)
-    except ServiceError as error:
-        await _refuse(update, caller, error)
-        return ATTACHMENT
-    dialogue.attachment_kind, dialogue.attachment_file_id = attachment
-    return await _ask_audience(update, caller, dialogue)
-
-
-@command(role=Role.MODERATOR)
-async def need_file(update: Update, context: CallbackContext, caller: Caller) -> int:
-    message = update.effective_message
-    typed_text = message is not None and message.text is not None
-    await reply(
-        update,
-        caller.render(
-            "announcements/need_file.html" if typed_text else "announcements/unsupported.html"
-        ),
-    )
-    return ATTACHMENT
-
-
-@_button_step
-async def skip_attachment(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    await _drop_buttons(update)
-    return await _ask_audience(update, caller, dialogue)
-
-
-async def _audience_view(caller: Caller, dialogue: Dialogue) -> tuple[str, InlineKeyboardMarkup]:
-    group_id = caller.app.settings.group_chat_id
-    audience = dialogue.audience
-    people = [
-        r
-        for r in await announcements.recipients(caller.session, audience, group_chat_id=None)
-        if not r.is_group
-    ]
-    text = caller.render(
-        "announcements/ask_audience.html",
-        audience=audience,
-        people=len(people),
-        group_configured=group_id is not None,
-    )
-
-    def mark(on: bool, label: str) -> str:
-        return ("✓ " if on else "") + label
-
-    rows: list[list[tuple[str, str]]] = []
-    first: list[tuple[str, str]] = []
-    if group_id is not None:
-        first.append((mark(audience.group, caller.t("Group chat")), "ann:d:aud:group"))
-    first.append((mark(audience.everyone, caller.t("All members")), "ann:d:aud:all"))
-    rows.append(first)
-    rows.append(
-        [
-            (mark(audience.focal_points, caller.t("Focal points")), "ann:d:aud:fp"),
-            (mark(audience.moderators, caller.t("Moderators")), "ann:d:aud:mod"),
-        ]
-    )
-    codes = await announcements.countries_with_members(caller.session)
-    for start in range(0, len(codes), 4):
-        rows.append(
-            [
-                (mark(code in audience.countries, code), f"ann:d:aud:{code}")
-                for code in codes[start : start + 4]
-            ]
-        )
-    rows.append([(caller.t("Next") + " →", "ann:d:aud:next")])
-    return text, _buttons(*rows)
-
-
-async def _ask_audience(update: Update, caller: Caller, dialogue: Dialogue) -> int:
-    text, markup = await _audience_view(caller, dialogue)
-    await reply(update, text, markup)
-    return AUDIENCE
-
-
-@_button_step
-async def choose_audience(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    choice = query.data.removeprefix("ann:d:aud:")
-    if choice == "next":
-        return await _audience_chosen(update, caller, dialogue)
-    if choice == "group" and caller.app.settings.group_chat_id is None:
-        await query.answer(caller.t("This button is no longer valid."), show_alert=True)
-        return AUDIENCE
-    if choice not in ROLE_CHOICES and choice not in await announcements.countries_with_members(
-        caller.session
-    ):
-        await query.answer(caller.t("This button is no longer valid."), show_alert=True)
-        return AUDIENCE
-    dialogue.audience = dialogue.audience.toggled(choice)
-    await query.answer()
-    text, markup = await _audience_view(caller, dialogue)
-    await edit(update, text, markup)
-    return AUDIENCE
-
-
-async def _audience_chosen(update: Update, caller: Caller, dialogue: Dialogue) -> int:
-    query = update.callback_query
-    assert query is not None
-    try:
-        await announcements.reach(
-            caller.session, dialogue.audience, group_chat_id=caller.app.settings.group_chat_id
-        )
-    except ServiceError as error:
-        await query.answer()
-        await _refuse(update, caller, error)
-        return AUDIENCE
-    await _drop_buttons(update)
-    return await _ask_versions(update, caller, dialogue)
-
-
-async def _ask_versions(update: Update, caller: Caller, dialogue: Dialogue) -> int:
-    others = [code for code in SUPPORTED_LANGUAGES if code not in dialogue.texts]
-    rows = [[(caller.t(ADD_VERSION[code]), f"ann:d:ver:add:{code}")] for code in others]
-    if len(dialogue.texts) == 1:
-        rows += [[(caller.t(MARK_AS[code]), f"ann:d:ver:lang:{code}")] for code in others]
-    rows.append([(caller.t("Next") + " →", "ann:d:ver:next")])
-    await reply(
-        update,
-        caller.render(
-            "announcements/ask_versions.html",
-            primary=dialogue.language,
-            texts=list(dialogue.texts),
-            others=others,
-        ),
-        _buttons(*rows),
-    )
-    return VERSIONS
-
-
-@_button_step
-async def versions_step(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    parts = query.data.split(":")
-    action, code = parts[3], parts[4] if len(parts) > 4 else ""
-    if action == "next":
-        await _drop_buttons(update)
-        return await _after_versions(update, caller, dialogue)
-    if code not in SUPPORTED_LANGUAGES or code in dialogue.texts:
-        await query.answer(caller.t("This button is no longer valid."), show_alert=True)
-        return VERSIONS
-    if action == "lang":
-        if len(dialogue.texts) != 1:
-            await query.answer(caller.t("This button is no longer valid."), show_alert=True)
-            return VERSIONS
-        text = dialogue.texts[dialogue.language]
-        try:
-            announcements.check_text(
-                message_html(text, code), attachment=dialogue.attachment_kind is not None
-            )
-        except ServiceError as error:
-            await query.answer()
-            await _refuse(update, caller, error)
-            return VERSIONS
-        dialogue.language = code
-        dialogue.texts = {code: text}
-        await _drop_buttons(update)
-        return await _ask_versions(update, caller, dialogue)
-    dialogue.adding = code
-    await _drop_buttons(update)
-    await reply(update, caller.render("announcements/ask_version_text.html", language=code))
-    return VERSION_TEXT
-
-
-@_message_step
-async def receive_version(
-    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
-) -> int:
-    if dialogue.adding is None:
-        return await _expired(update, caller)
-    try:
-        text = formatted(message)
-        announcements.check_text(
-            message_html(text, dialogue.adding), attachment=dialogue.attachment_kind is not None
-        )
-    except ServiceError as error:
-        await _refuse(update, caller, error)
-        return VERSION_TEXT
-    dialogue.texts[dialogue.adding] = text
-    dialogue.adding = None
-    return await _ask_versions(update, caller, dialogue)
-
-
-@_message_step
-async def need_version_text(
-    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
-) -> int:
-    if dialogue.adding is None:
-        return await _expired(update, caller)
-    await reply(
-        update, caller.render("announcements/ask_version_text.html", language=dialogue.adding)
-    )
-    return VERSION_TEXT
-
-
-async def _after_versions(update: Update, caller: Caller, dialogue: Dialogue) -> int:
-    if dialogue.audience.group and caller.app.settings.group_chat_id is not None:
-        await reply(update, caller.render("announcements/ask_pin.html"), _yes_no(caller, "pin"))
-        return PIN
-    dialogue.pin = False
-    return await _after_pin(update, caller, dialogue)
-
-
-def _yes_no(caller: Caller, step: str) -> InlineKeyboardMarkup:
-    return _buttons([(caller.t("Yes"), f"ann:d:{step}:yes"), (caller.t("No"), f"ann:d:{step}:no")])
-
-
-@_button_step
-async def pin_step(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    dialogue.pin = query.data.endswith(":yes")
-    await _drop_buttons(update)
-    return await _after_pin(update, caller, dialogue)
-
-
-async def _after_pin(update: Update, caller: Caller, dialogue: Dialogue) -> int:
-    if dialogue.audience.has_members:
-        await reply(update, caller.render("announcements/ask_ack.html"), _yes_no(caller, "ack"))
-        return ACK
-    dialogue.ask_ack = False
-    return await _ask_when(update, caller)
-
-
-@_button_step
-async def ack_step(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    dialogue.ask_ack = query.data.endswith(":yes")
-    await _drop_buttons(update)
-    return await _ask_when(update, caller)
-
-
-async def _ask_when(update: Update, caller: Caller) -> int:
-    tomorrow = caller.now.astimezone(caller.zone).date() + timedelta(days=1)
-    example = f"{tomorrow.isoformat()} 10:00"
-    await reply(
-        update,
-        caller.render("announcements/ask_when.html", zone=_zone_name(caller), example=example),
-        _buttons([(caller.t("Send now"), "ann:d:now")]),
-    )
-    return WHEN
-
-
-def _zone_name(caller: Caller) -> str:
-    return str(getattr(caller.zone, "key", None) or caller.zone)
-
-
-@_button_step
-async def send_now(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    dialogue.scheduled_at = None
-    await _drop_buttons(update)
-    return await _preview(update, context, caller, dialogue)
-
-
-@_message_step
-async def receive_time(
-    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue, message: Message
-) -> int:
-    try:
-        dialogue.scheduled_at = announcements.parse_time(
-            message.text or "", caller.zone, caller.now
-        )
-    except ServiceError as error:
-        await _refuse(update, caller, error)
-        return WHEN
-    return await _preview(update, context, caller, dialogue)
-
-
-async def _preview(
-    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue
-) -> int:
-    """Each version exactly as its readers will get it, then what happens on Confirm."""
-    chat = update.effective_chat
-    assert chat is not None
-    compose = composer(caller.app.settings.default_language)
-    sample = dialogue.preview()
-    try:
-        for language in dialogue.texts:
-            # As a member reading this version sees it (a member id: the Acknowledge button too).
-            payload = compose(sample, Recipient(chat.id, -1, language))
-            await send_payload(context.bot, chat.id, payload)
-    except BadRequest as exc:
-        # Telegram would refuse the announcement too (an attachment it does not know, say).
-        log.warning("announcement preview refused: %s", exc)
-        _drop(context)
-        await _refuse(update, caller, ServiceError("announcement_preview_refused"))
-        return ConversationHandler.END
-    people = [
-        r
-        for r in await announcements.recipients(
-            caller.session, dialogue.audience, group_chat_id=None
-        )
-        if not r.is_group
-    ]
-    await reply(
-        update,
-        caller.render(
-            "announcements/summary.html",
-            audience=dialogue.audience,
-            people=len(people),
-            group_configured=caller.app.settings.group_chat_id is not None,
-            codes=list(dialogue.texts),
-            attachment=dialogue.attachment_kind,
-            pin=dialogue.pin,
-            ask_ack=dialogue.ask_ack,
-            scheduled_at=dialogue.scheduled_at,
-            zone=caller.zone,
-        ),
-        _buttons([(caller.t("Confirm"), "ann:d:confirm"), (caller.t("Cancel"), "ann:d:cancel")]),
-    )
-    return CONFIRM
-
-
-@_button_step
-async def confirm(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    app = caller.app
-    try:
-        announcement = await announcements.publish(
-            caller.session,
-            caller.actor,
-            dialogue.draft(),
-            now=caller.now,
-            group_chat_id=app.settings.group_chat_id,
-            compose=composer(app.settings.default_language),
-            report_language=caller.locale,
-        )
-    except ServiceError as error:
-        await _drop_buttons(update)
-        await _refuse(update, caller, error)
-        if error.code == "announcement_time_past":
-            return await _ask_when(update, caller)
-        if error.code in ("announcement_audience_empty", "announcement_no_audience"):
-            return await _ask_audience(update, caller, dialogue)
-        return ConversationHandler.END
-    progress = await announcements.progress(caller.session, announcement)
-    await caller.commit()
-    _drop(context)
-    await _drop_buttons(update)
-    # The report is the answer; the worker keeps it up to date once it knows the message.
-    text, markup = await _report(app, caller.session, announcement, progress)
-    sent = await reply(update, text, markup)
-    if sent is not None:
-        await announcements.set_report(
-            caller.session,
-            announcement,
-            sent.chat_id,
-            sent.message_id,
-            progress.key(announcement.status),
-        )
-        await caller.commit()
-        # Delivery may have moved on while the report was on its way.
-        await refresh_report(app, announcement.id or 0)
-    wake_delivery(context)
-    return ConversationHandler.END
-
-
-@button(role=Role.MODERATOR)
-async def abandon(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await _drop_buttons(update)
-    await reply(update, caller.render("announcements/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def cancel_dialogue(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await reply(update, caller.render("announcements/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def use_buttons(update: Update, context: CallbackContext, caller: Caller) -> None:
-    """Typing while the step wants a button: say so, stay in the step."""
-    await reply(update, caller.render("announcements/use_buttons.html"))
 
 
 # -- acknowledgement --------------------------------------------------------------------------
@@ -1037,7 +436,7 @@ async def _show_detail(update: Update, caller: Caller, announcement: Announcemen
             zone=caller.zone,
             now=now,
         ),
-        _buttons(*rows) if rows else None,
+        buttons(*rows) if rows else None,
     )
 
 
@@ -1054,7 +453,7 @@ async def not_acknowledged(update: Update, context: CallbackContext, caller: Cal
     await update.callback_query.answer()
     markup = None
     if people and announcement.reminded_at is None and announcement.status == "active":
-        markup = _buttons([(caller.t("Send them a reminder"), f"ann:remind:{announcement.id}")])
+        markup = buttons([(caller.t("Send them a reminder"), f"ann:remind:{announcement.id}")])
     await reply(
         update,
         caller.render(
@@ -1078,7 +477,7 @@ async def remind(update: Update, context: CallbackContext, caller: Caller) -> No
         return
     await caller.commit()
     wake_delivery(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("announcements/reminded.html", count=count))
 
 
@@ -1100,7 +499,7 @@ async def recall(update: Update, context: CallbackContext, caller: Caller) -> No
         await reply(
             update,
             caller.render("announcements/recall_confirm.html", a=announcement, p=progress),
-            _buttons(
+            buttons(
                 [
                     (caller.t("Yes, recall it"), f"ann:recall:{ident}:yes"),
                     (caller.t("No"), f"ann:keep:{ident}"),
@@ -1257,68 +656,9 @@ async def read(update: Update, context: CallbackContext, caller: Caller) -> None
 
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
     only_new = filters.UpdateType.MESSAGE
-    private = only_new & filters.ChatType.PRIVATE
-    typed = private & ~filters.COMMAND
-    text = typed & filters.TEXT
-    files = typed & (filters.PHOTO | filters.Document.ALL) & ~filters.ANIMATION
-    other = typed & ~filters.TEXT
-    with warnings.catch_warnings():
-        # Intended: the dialogue continues by text messages, so it is tracked per chat and user.
-        warnings.filterwarnings("ignore", message="If 'per_message=False'")
-        dialogue = ConversationHandler(
-            entry_points=[CommandHandler("announce", announce, filters=only_new)],
-            states={
-                TEXT: [
-                    MessageHandler(text, receive_text),
-                    MessageHandler(files, receive_text_with_file),
-                    MessageHandler(other, need_text),
-                ],
-                ATTACHMENT: [
-                    MessageHandler(files, receive_attachment),
-                    CallbackQueryHandler(skip_attachment, pattern=r"^ann:d:skip$"),
-                    MessageHandler(typed, need_file),
-                ],
-                AUDIENCE: [
-                    CallbackQueryHandler(
-                        choose_audience, pattern=r"^ann:d:aud:(group|all|fp|mod|next|[A-Z]{2})$"
-                    ),
-                    MessageHandler(typed, use_buttons),
-                ],
-                VERSIONS: [
-                    CallbackQueryHandler(
-                        versions_step, pattern=r"^ann:d:ver:(next|(add|lang):[a-z]{2})$"
-                    ),
-                    MessageHandler(typed, use_buttons),
-                ],
-                VERSION_TEXT: [
-                    MessageHandler(text, receive_version),
-                    MessageHandler(typed, need_version_text),
-                ],
-                PIN: [
-                    CallbackQueryHandler(pin_step, pattern=r"^ann:d:pin:(yes|no)$"),
-                    MessageHandler(typed, use_buttons),
-                ],
-                ACK: [
-                    CallbackQueryHandler(ack_step, pattern=r"^ann:d:ack:(yes|no)$"),
-                    MessageHandler(typed, use_buttons),
-                ],
-                WHEN: [
-                    CallbackQueryHandler(send_now, pattern=r"^ann:d:now$"),
-                    MessageHandler(text, receive_time),
-                    MessageHandler(typed, use_buttons),
-                ],
-                CONFIRM: [
-                    CallbackQueryHandler(confirm, pattern=r"^ann:d:confirm$"),
-                    CallbackQueryHandler(abandon, pattern=r"^ann:d:cancel$"),
-                    MessageHandler(typed, use_buttons),
-                ],
-            },
-            fallbacks=[CommandHandler("cancel", cancel_dialogue, filters=only_new)],
-            name="announce",
-            per_message=False,
-            allow_reentry=True,
-        )
-    app.add_handler(dialogue, group)
+    from handlers import announcements_dialogue
+
+    app.add_handler(announcements_dialogue.conversation(), group)
     app.add_handler(CommandHandler("announcements", announcements_command, filters=only_new), group)
     for handler, pattern in (
         (acknowledge, r"^ann:ack:\d{1,10}$"),
