@@ -1,4 +1,5 @@
-"""`wgbot run | sandbox | db upgrade | db downgrade | db current`."""
+"""`wgbot run | sandbox | db upgrade | db downgrade | db current | db seed`,
+`wgbot glossary import|export FILE`, `wgbot resources import|export FILE`."""
 
 from __future__ import annotations
 
@@ -63,9 +64,109 @@ def cmd_run(settings: Settings) -> int:
     return 0
 
 
+def _schema_problem(settings: Settings) -> str | None:
+    """Why the knowledge commands cannot run on this database yet, if they cannot."""
+    current, head = asyncio.run(_schema_state(settings))
+    if current != head:
+        return (
+            f"the database schema is at {current or 'nothing'}, the code needs {head}: "
+            "run `wgbot db upgrade` first"
+        )
+    return None
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+async def _seed(settings: Settings) -> tuple[int, int]:
+    from bot.clock import SystemClock
+    from bot.db import Database
+    from bot.services import knowledge_io
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            return await knowledge_io.seed(session, now=SystemClock().now())
+    finally:
+        await db.dispose()
+
+
+def cmd_seed(settings: Settings) -> int:
+    problem = _schema_problem(settings)
+    if problem:
+        return _fail(problem, code=1)
+    entries, resources = asyncio.run(_seed(settings))
+    if not entries and not resources:
+        print("nothing to seed: the glossary and the resource library already have content")
+    else:
+        print(
+            f"seeded {_plural(entries, 'glossary entry', 'glossary entries')} and "
+            f"{_plural(resources, 'resource', 'resources')}"
+        )
+    return 0
+
+
+async def _knowledge(settings: Settings, collection: str, action: str, path: str) -> str:
+    from bot.clock import SystemClock
+    from bot.db import Database
+    from bot.services import knowledge_io
+
+    one, many = ("entry", "entries") if collection == "glossary" else ("resource", "resources")
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            if action == "export":
+                count = await knowledge_io.export_file(session, collection, path)
+                return f"exported {_plural(count, one, many)} to {path}"
+            result = await knowledge_io.import_file(
+                session, collection, path, now=SystemClock().now()
+            )
+    finally:
+        await db.dispose()
+    summary = (
+        f"imported {_plural(result.total, one, many)}: {result.new} new, {result.updated} updated"
+    )
+    if result.unchanged:
+        summary += f", {result.unchanged} unchanged"
+    return summary
+
+
+def cmd_knowledge(settings: Settings, collection: str, action: str, path: str) -> int:
+    """`wgbot glossary|resources import|export FILE`: 0 and a summary line, or 1 and why."""
+    from bot.services.knowledge_io import ImportRefused, format_of
+
+    try:
+        format_of(path)
+    except ValueError as exc:
+        return _fail(str(exc), code=1)
+    problem = _schema_problem(settings)
+    if problem:
+        return _fail(problem, code=1)
+    try:
+        print(asyncio.run(_knowledge(settings, collection, action, path)))
+    except ImportRefused as exc:
+        print(
+            f"wgbot: {path} refused, nothing was imported "
+            f"({_plural(len(exc.problems), 'problem', 'problems')}):",
+            file=sys.stderr,
+        )
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        return _fail(f"{path}: no such file", code=1)
+    except OSError as exc:
+        verb = "read" if action == "import" else "write"
+        return _fail(f"cannot {verb} {path}: {exc.strerror or exc}", code=1)
+    return 0
+
+
 def cmd_db(settings: Settings, action: str, revision: str | None) -> int:
     from bot import migrations
 
+    if action == "seed":
+        return cmd_seed(settings)
     if action == "upgrade":
         migrations.upgrade(settings.database_url, revision or "head")
     elif action == "downgrade":
@@ -89,8 +190,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     sandbox.add_argument("--reset", action="store_true", help="start from a fresh demo group")
     db = commands.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade", "downgrade", "current"])
+    db.add_argument("action", choices=["upgrade", "downgrade", "current", "seed"])
     db.add_argument("revision", nargs="?")
+    for collection, what in (
+        ("glossary", "the glossary"),
+        ("resources", "the resource library"),
+    ):
+        knowledge = commands.add_parser(
+            collection, help=f"import or export {what} (.json or .csv, by the file's extension)"
+        )
+        knowledge.add_argument("action", choices=["import", "export"])
+        knowledge.add_argument("file")
     args = parser.parse_args(argv)
 
     if args.command == "sandbox":
@@ -102,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         configure(settings.log_level, _secrets(settings))
         if args.command == "run":
             return cmd_run(settings)
+        if args.command in ("glossary", "resources"):
+            return cmd_knowledge(settings, args.command, args.action, args.file)
         return cmd_db(settings, args.action, args.revision)
     except ConfigError as exc:
         return _fail(str(exc))

@@ -16,7 +16,7 @@ from sqlmodel import select
 from bot.db import Database
 from bot.models import Admission, Member, Role
 from bot.sandbox.driver import Sandbox, SandboxUser
-from bot.services import members
+from bot.services import knowledge_io, members
 
 _ZONES = {
     "KZ": "Asia/Almaty",
@@ -171,7 +171,10 @@ def person(handle: str) -> DemoPerson:
 
 
 async def seed(db: Database, now: datetime) -> None:
-    """Admit the demo group into an empty database; leave a database with members alone."""
+    """Admit the demo group into an empty database; leave a database with members alone.
+    The starter glossary and resources go into whichever of the two is still empty."""
+    async with db.session() as session:
+        await knowledge_io.seed(session, now=now)
     admin_ids = frozenset({ADMIN.telegram_id})
     async with db.session() as session:
         count = (await session.exec(select(func.count()).select_from(Member))).one()
