@@ -5,19 +5,21 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from bot.context import AppContext
-from bot.scheduler import Source, action_source, meeting_source
+from bot.scheduler import Source, action_source, meeting_source, review_source
 from handlers import (
     access,
     actions,
     announcements,
     audit,
     errors,
+    glossary,
     group,
     help,
     invites,
     meetings,
     members,
     privacy,
+    resources,
     settings,
 )
 
@@ -34,6 +36,8 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     # Dialogues before the commands that would take their /cancel.
     meetings.register(app, MAIN)
     actions.register(app, MAIN)
+    glossary.register(app, MAIN)
+    resources.register(app, MAIN)
     help.register(app, MAIN)
     settings.register(app, MAIN)
     privacy.register(app, MAIN)
@@ -50,4 +54,5 @@ def scheduled_sources(app: AppContext) -> list[Source]:
     return [
         meeting_source(app, meetings.notice_composer(app)),
         action_source(app, actions.action_composer(app)),
+        review_source(app, resources.review_composer(app)),
     ]

@@ -319,6 +319,11 @@ async def forget(session: AsyncSession, member: Member, now: datetime) -> None:
     """/forgetme: delete the person's data; the audit log keeps the event, not the name."""
     replacement = f"forgotten member #{member.id}"
     await audit.forget_labels(session, member, replacement)
+    # The glossary's history keeps the change, not the name (a local import: glossary uses
+    # this module).
+    from bot.services import glossary
+
+    await glossary.forget_labels(session, member, replacement)
     await audit.record(session, AuditAction.FORGOTTEN, at=now, subject_label=replacement)
     requests = await session.exec(
         select(AccessRequest).where(AccessRequest.telegram_id == member.telegram_id)

@@ -34,7 +34,18 @@ MINIMUM_ROLE = {
     "/decision 1 Adopt the terms of reference": "moderator",
     "/action 1 @fp_kz 2027-01-10 Send the country report": "moderator",
     "/deadline KZ 2027-01-10 Country report on 2026 cases": "moderator",
+    "/glossary trafficking": "member",
+    "/history 1": "member",
+    "/resources hawala": "member",
+    "/resource 1": "member",
+    "/editterm": "moderator",
+    "/reviews": "moderator",
     "/audit": "admin",
+    # Dialogues last: they take the messages that follow.
+    "/suggest": "member",
+    "/propose": "member",
+    "/newterm": "moderator",
+    "/addresource": "moderator",
 }
 RANK = {"stranger": 0, "member": 1, "focal_point": 2, "moderator": 3, "admin": 4}
 ROLES = list(RANK)

@@ -107,3 +107,37 @@ async def test_stranger_forgetme_withdraws_a_pending_request(
     assert late == []
     assert "does not exist" in (sandbox.api.callback_answers[-1].text or "")
     assert "I keep nothing" in (await stranger.send("/forgetme")).text
+
+
+async def test_forgetme_takes_the_name_out_of_the_glossary_history(
+    sandbox: Sandbox, admin: SandboxUser
+) -> None:
+    from sqlmodel import select
+
+    from bot.models import GlossaryChange
+    from bot.services import glossary, members
+
+    moderator = sandbox.user(202, "Marat", username="marat")
+    await make_member(sandbox, moderator, "moderator")
+    app = sandbox.app.bot_data["app"]
+    async with app.db.session() as session:
+        actor = await members.by_telegram_id(session, moderator.id)
+        await glossary.create(
+            session,
+            actor,
+            glossary.Content(
+                terms={"en": ["hawala"], "ru": ["хавала"]},
+                definitions={
+                    "en": "An informal value transfer system.",
+                    "ru": "Неформальная система.",
+                },
+            ),
+            now=sandbox.now(),
+        )
+    asked = await moderator.send("/forgetme")
+    await moderator.press(asked.last, "Yes, delete my data")
+    async with app.db.session() as session:
+        [change] = (await session.exec(select(GlossaryChange))).all()
+    assert "Marat" not in change.actor_label and change.actor_label.startswith("forgotten member")
+    history = await admin.send("/history 1")
+    assert "Marat" not in history.text and "forgotten member" in history.text

@@ -87,6 +87,12 @@ async def test_command_menus_per_language_and_scope(sandbox: Sandbox) -> None:
         "meetings",
         "meeting",
         "actions",
+        "glossary",
+        "resources",
+        "resource",
+        "suggest",
+        "history",
+        "propose",
         "announcements",
         "language",
         "timezone",
@@ -99,7 +105,12 @@ async def test_command_menus_per_language_and_scope(sandbox: Sandbox) -> None:
         russian[0]["description"]
         != commands[(json.dumps(private, sort_keys=True), "")][0]["description"]
     )
-    assert names({"type": "chat", "chat_id": GROUP_ID}) == ["help"]
+    assert names({"type": "chat", "chat_id": GROUP_ID}) == [
+        "help",
+        "glossary",
+        "resources",
+        "resource",
+    ]
     admin_menu = names({"type": "chat", "chat_id": ADMIN_ID}, "ru")
     assert "audit" in admin_menu and "members" in admin_menu
 
