@@ -41,6 +41,15 @@ from bot.models.members import (
     Role,
 )
 from bot.models.outbox import OutboxAction, OutboxMessage, OutboxState
+from bot.models.polls import (
+    BallotCount,
+    BallotScope,
+    BallotVoter,
+    Poll,
+    PollKind,
+    PollMessage,
+    PollStatus,
+)
 
 __all__ = [
     "AccessRequest",
@@ -54,6 +63,9 @@ __all__ = [
     "AttachmentKind",
     "AuditAction",
     "AuditEntry",
+    "BallotCount",
+    "BallotScope",
+    "BallotVoter",
     "ChangeAction",
     "EntryStatus",
     "GlossaryChange",
@@ -71,6 +83,10 @@ __all__ = [
     "OutboxAction",
     "OutboxMessage",
     "OutboxState",
+    "Poll",
+    "PollKind",
+    "PollMessage",
+    "PollStatus",
     "ReminderOutcome",
     "Resource",
     "ResourceKind",

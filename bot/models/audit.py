@@ -30,6 +30,8 @@ class AuditAction(StrEnum):
     MINUTES_RECORDED = "minutes_recorded"
     GLOSSARY_CHANGED = "glossary_changed"
     RESOURCE_CHANGED = "resource_changed"
+    POLL_OPENED = "poll_opened"
+    POLL_CLOSED = "poll_closed"
 
 
 class AuditEntry(SQLModel, table=True):
