@@ -51,6 +51,8 @@ T = TypeVar("T")
 
 SleepUntil = Callable[[datetime], Awaitable[None]]
 ProgressListener = Callable[[str, int], Awaitable[None]]
+# Told of each message sent for rows of a kind (a quick poll's Telegram poll id, say).
+SentHook = Callable[[Claimed, Message], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -270,6 +272,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._listeners: dict[str, list[ProgressListener]] = {}
+        self._sent_hooks: dict[str, list[SentHook]] = {}
         # Listeners hear of a cause at most this often (seconds), and once more at the end.
         self.progress_interval = progress_interval
         self._changed: set[tuple[str, int]] = set()
@@ -296,6 +299,12 @@ class DeliveryWorker:
         """Called with (kind, ref_id) after rows of that kind changed: at most once a
         `progress_interval` while a broadcast goes on, and once when the worker is idle again."""
         self._listeners.setdefault(kind, []).append(listener)
+
+    def on_sent(self, kind: str, hook: SentHook) -> None:
+        """Called with the row and Telegram's answer right after a message of that kind went
+        out (before its outcome is recorded): for what the answer carries besides the message
+        id, like a poll's id. A hook that fails is logged; the row still counts as sent."""
+        self._sent_hooks.setdefault(kind, []).append(hook)
 
     def stop(self) -> None:
         """Stop between two sends: requests on their way finish and are recorded; rows still
@@ -593,6 +602,14 @@ class DeliveryWorker:
         if row.action == OutboxAction.DELETE:
             await self.bot.delete_message(row.chat_id, row.target_message_id or 0)
             return row.target_message_id
+        if row.action == OutboxAction.STOP_POLL:
+            try:
+                await self.bot.stop_poll(row.chat_id, row.target_message_id or 0)
+            except BadRequest as exc:
+                # Stopped already (by hand, or an earlier try whose answer was lost).
+                if "already closed" not in exc.message.lower():
+                    raise
+            return row.target_message_id
         if row.action == OutboxAction.PIN:
             await self.bot.pin_chat_message(
                 row.chat_id, row.target_message_id or 0, disable_notification=True
@@ -618,6 +635,17 @@ class DeliveryWorker:
                 reply_markup=markup,
                 **extra,
             )
+        elif payload.get("poll"):
+            poll = payload["poll"]
+            sent = await self.bot.send_poll(
+                row.chat_id,
+                poll["question"],
+                poll["options"],
+                is_anonymous=True,
+                allows_multiple_answers=bool(poll.get("multiple")),
+                reply_markup=markup,
+                **extra,
+            )
         elif payload.get("document"):
             sent = await self.bot.send_document(
                 row.chat_id,
@@ -636,6 +664,11 @@ class DeliveryWorker:
                 link_preview_options=_NO_PREVIEW,
                 **extra,
             )
+        for hook in self._sent_hooks.get(row.kind, ()):
+            try:
+                await hook(row, sent)
+            except Exception:
+                log.exception("after sending outbox row %s: a %s hook failed", row.id, row.kind)
         if payload.get("pin"):
             try:
                 await self.limiter.acquire(row.chat_id)

@@ -30,6 +30,8 @@ class OutboxAction(StrEnum):
     EDIT = "edit"
     DELETE = "delete"
     PIN = "pin"
+    # stopPoll on a quick poll's message (its deadline came).
+    STOP_POLL = "stop"
 
 
 class OutboxMessage(SQLModel, table=True):
