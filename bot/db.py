@@ -40,6 +40,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 
     cursor.execute(f"PRAGMA busy_timeout={timeout}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # What is deleted or overwritten is zeroed on disk, not left in free pages (a secret
+    # ballot's counters are rewritten at every vote: their old values must not linger).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
