@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlmodel import col, select
 
+from bot.i18n import gettext
 from bot.models import (
     EntryStatus,
     GlossaryChange,
@@ -389,7 +390,10 @@ async def test_suggest_approve_publishes_and_tells_everybody(
     assert (await changes(sandbox))[-1].suggestion_id == suggestion.id
     # A second decision: "already decided by".
     await group["mod2"].press_data(mod2[0], f"gl:ok:{suggestion.id}")
-    assert alert(sandbox) == "This suggestion was already approved by Mod1."
+    # mod2 reads Russian.
+    assert alert(sandbox) == gettext(
+        "ru", "This suggestion was already approved by %(name)s.", name="Mod1"
+    )
     await admin.press_data(admins[0], f"gl:rj:{suggestion.id}")
     assert alert(sandbox) == "This suggestion was already approved by Mod1."
     assert len(await entries(sandbox)) == 4
@@ -503,7 +507,8 @@ async def test_suggest_an_edit_and_a_moderator_revises_it(
 async def test_reject_with_a_reason(sandbox: Sandbox, admin: SandboxUser) -> None:
     group = await working_group(sandbox, admin)
     replies = await group["ivan"].send("/suggest hawala | хавала")
-    await press(group["ivan"], replies, "Send")
+    # Ivan reads Russian.
+    await press(group["ivan"], replies, gettext("ru", "Send to the moderators"))
     copy = copies(sandbox, group["mod1"].id)[-1]
     asked = await group["mod1"].press(copy, "Reject")
     assert "Why is suggestion" in asked.text
@@ -536,7 +541,7 @@ async def test_withdraw_and_forged_suggestion_buttons(sandbox: Sandbox, admin: S
     [suggestion] = await suggestions(sandbox)
     # Somebody else's suggestion.
     await group["ivan"].press_data(sent.last, f"gl:wd:{suggestion.id}")
-    assert alert(sandbox) == "That is not your suggestion."
+    assert alert(sandbox) == gettext("ru", "That is not your suggestion.")
     # A member cannot decide.
     await group["anna"].press_data(sent.last, f"gl:ok:{suggestion.id}")
     assert "needs the role" in alert(sandbox)
