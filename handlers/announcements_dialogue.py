@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import wraps
-from typing import Any
 
 from telegram import (
     CallbackQuery,
@@ -62,6 +59,7 @@ from handlers.common import (
     Caller,
     button,
     command,
+    dialogue_steps,
     edit,
     reply,
     wake_delivery,
@@ -130,39 +128,7 @@ async def _expired(update: Update, caller: Caller) -> int:
     return ConversationHandler.END
 
 
-MessageStep = Callable[[Update, CallbackContext, Caller, Dialogue, Message], Awaitable[int]]
-ButtonStep = Callable[[Update, CallbackContext, Caller, Dialogue, CallbackQuery], Awaitable[int]]
-
-
-def _message_step(handler: MessageStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    """A step of the dialogue answered by a message: the draft, or "this dialogue expired"."""
-
-    @command(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        dialogue = _dialogue(context)
-        message = update.effective_message
-        if dialogue is None or message is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, message)
-
-    return step
-
-
-def _button_step(handler: ButtonStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    """A step of the dialogue answered by a button press: the draft and the press (its data
-    matched the handler's pattern, so it is there)."""
-
-    @button(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        query = update.callback_query
-        dialogue = _dialogue(context)
-        if dialogue is None or query is None or query.data is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, query)
-
-    return step
+_message_step, _button_step = dialogue_steps(Role.MODERATOR, _dialogue, _expired)
 
 
 def _check_versions(dialogue: Dialogue, attachment: bool) -> None:

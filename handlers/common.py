@@ -12,10 +12,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update, User
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+    User,
+)
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
@@ -306,3 +313,55 @@ def args_text(update: Update) -> str:
     text = message.text if message and message.text else ""
     parts = text.split(maxsplit=1)
     return parts[1].strip() if len(parts) > 1 else ""
+
+
+# -- dialogues ----------------------------------------------------------------------------------
+
+D = TypeVar("D")
+MessageStep = Callable[[Update, CallbackContext, Caller, D, Message], Awaitable[int]]
+ButtonStep = Callable[[Update, CallbackContext, Caller, D, CallbackQuery], Awaitable[int]]
+Step = Callable[[Update, CallbackContext], Awaitable[Any]]
+
+
+def dialogue_steps(
+    role: Role,
+    load: Callable[[CallbackContext], D | None],
+    expired: Callable[[Update, Caller], Awaitable[int]],
+    guard: Callable[[Update, CallbackContext, Caller, D], Awaitable[int | None]] | None = None,
+) -> tuple[Callable[[MessageStep[D]], Step], Callable[[ButtonStep[D]], Step]]:
+    """The decorators of a dialogue's steps, one for steps answered by a message and one for
+    button presses: the caller's role checked, the dialogue's state loaded (`load`), or
+    `expired` said when there is none (a restart, a stale button); `guard` may end the dialogue
+    first (returning the next state) when the state no longer allows the step."""
+
+    def message_step(handler: MessageStep[D]) -> Step:
+        @command(role=role)
+        @wraps(handler)
+        async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
+            dialogue = load(context)
+            message = update.effective_message
+            if dialogue is None or message is None:
+                return await expired(update, caller)
+            ended = await guard(update, context, caller, dialogue) if guard else None
+            if ended is not None:
+                return ended
+            return await handler(update, context, caller, dialogue, message)
+
+        return step
+
+    def button_step(handler: ButtonStep[D]) -> Step:
+        @button(role=role)
+        @wraps(handler)
+        async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
+            query = update.callback_query
+            dialogue = load(context)
+            if dialogue is None or query is None or query.data is None:
+                return await expired(update, caller)
+            ended = await guard(update, context, caller, dialogue) if guard else None
+            if ended is not None:
+                return ended
+            return await handler(update, context, caller, dialogue, query)
+
+        return step
+
+    return message_step, button_step

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import wraps
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
@@ -46,6 +45,7 @@ from handlers.common import (
     args_text,
     button,
     command,
+    dialogue_steps,
     reply,
     wake_delivery,
 )
@@ -156,34 +156,7 @@ def _markup(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_data(label, data) for label, data in row] for row in rows])
 
 
-MessageStep = Callable[[Update, CallbackContext, Caller, Dialogue, Message], Awaitable[int]]
-ButtonStep = Callable[[Update, CallbackContext, Caller, Dialogue, CallbackQuery], Awaitable[int]]
-
-
-def _message_step(handler: MessageStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @command(role=Role.MEMBER)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        dialogue = _dialogue(context)
-        message = update.effective_message
-        if dialogue is None or message is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, message)
-
-    return step
-
-
-def _button_step(handler: ButtonStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @button(role=Role.MEMBER)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        query = update.callback_query
-        dialogue = _dialogue(context)
-        if dialogue is None or query is None or query.data is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, query)
-
-    return step
+_message_step, _button_step = dialogue_steps(Role.MEMBER, _dialogue, _expired)
 
 
 # -- the questions ------------------------------------------------------------------------------

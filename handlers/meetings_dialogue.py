@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from functools import wraps
 from typing import Any
 
 from markupsafe import Markup
@@ -36,7 +35,16 @@ from bot.models import Meeting, MeetingStatus, Role
 from bot.services import meeting_input, meetings, members, timezones
 from bot.services.errors import ServiceError
 from bot.services.meetings import MeetingAudience, MeetingDraft, Notice, NoticeKind, Recipient
-from handlers.common import CallbackContext, Caller, args_text, button, command, edit, reply
+from handlers.common import (
+    CallbackContext,
+    Caller,
+    args_text,
+    button,
+    command,
+    dialogue_steps,
+    edit,
+    reply,
+)
 from handlers.errors import explain
 from handlers.meetings import (
     ID,
@@ -126,34 +134,7 @@ def _markup(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[data_button(label, data) for label, data in row] for row in rows])
 
 
-MessageStep = Callable[[Update, CallbackContext, Caller, Dialogue, Message], Awaitable[int]]
-ButtonStep = Callable[[Update, CallbackContext, Caller, Dialogue, CallbackQuery], Awaitable[int]]
-
-
-def _message_step(handler: MessageStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @command(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        dialogue = _dialogue(context)
-        message = update.effective_message
-        if dialogue is None or message is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, message)
-
-    return step
-
-
-def _button_step(handler: ButtonStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @button(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        query = update.callback_query
-        dialogue = _dialogue(context)
-        if dialogue is None or query is None or query.data is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, query)
-
-    return step
+_message_step, _button_step = dialogue_steps(Role.MODERATOR, _dialogue, _expired)
 
 
 # -- checking as we go --------------------------------------------------------------------------

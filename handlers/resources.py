@@ -37,7 +37,6 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from markupsafe import Markup
@@ -67,6 +66,7 @@ from handlers.common import (
     args_text,
     button,
     command,
+    dialogue_steps,
     edit,
     reply,
     wake_delivery,
@@ -881,42 +881,21 @@ async def add_resource(update: Update, context: CallbackContext, caller: Caller)
     return await _start(update, context, caller)
 
 
-MessageStep = Callable[[Update, CallbackContext, Caller, Dialogue, Message], Awaitable[int]]
-ButtonStep = Callable[[Update, CallbackContext, Caller, Dialogue, CallbackQuery], Awaitable[int]]
+async def _edit_guard(
+    update: Update, context: CallbackContext, caller: Caller, dialogue: Dialogue
+) -> int | None:
+    """Editing is for moderators: one who lost the role mid-dialogue is stopped there."""
+    if dialogue.mode != "edit" or caller.may(Role.MODERATOR):
+        return None
+    _drop(context)
+    if update.callback_query is not None:
+        await _alert(update, caller, ServiceError("forbidden"))
+    else:
+        await reply(update, explain(caller.locale, ServiceError("forbidden")))
+    return ConversationHandler.END
 
 
-def _message_step(handler: MessageStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @command(role=Role.MEMBER)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        dialogue = _dialogue(context)
-        message = update.effective_message
-        if dialogue is None or message is None:
-            return await _expired(update, caller)
-        if dialogue.mode == "edit" and not caller.may(Role.MODERATOR):
-            _drop(context)
-            await reply(update, explain(caller.locale, ServiceError("forbidden")))
-            return ConversationHandler.END
-        return await handler(update, context, caller, dialogue, message)
-
-    return step
-
-
-def _button_step(handler: ButtonStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @button(role=Role.MEMBER)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        query = update.callback_query
-        dialogue = _dialogue(context)
-        if dialogue is None or query is None or query.data is None:
-            return await _expired(update, caller)
-        if dialogue.mode == "edit" and not caller.may(Role.MODERATOR):
-            _drop(context)
-            await _alert(update, caller, ServiceError("forbidden"))
-            return ConversationHandler.END
-        return await handler(update, context, caller, dialogue, query)
-
-    return step
+_message_step, _button_step = dialogue_steps(Role.MEMBER, _dialogue, _expired, _edit_guard)
 
 
 async def _take(
