@@ -34,3 +34,10 @@ def configure(level: str, secrets: list[str]) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Secret ballots: libraries that log statements or updates with their parameters would
+    # write a voter next to a choice (aiosqlite logs every SQL statement with its values at
+    # DEBUG; python-telegram-bot logs whole updates and answers, callback data included).
+    # They stay quiet whatever LOG_LEVEL says; the bot's own loggers never log a choice.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
