@@ -273,3 +273,19 @@ def review_source(app: AppContext, compose: Any) -> Source:
         return await reviews.rebuild(session, now=now)
 
     return Source("reviews", process, next_due, rebuild)
+
+
+def poll_source(app: AppContext, compose: Any) -> Source:
+    """Polls and ballots that close at their deadline, and ballots' reminders a day before
+    (bot/services/polls.py)."""
+    from bot.services import polls
+
+    async def process(session: AsyncSession, now: datetime) -> int:
+        return await polls.process_due(
+            session, now=now, group_chat_id=app.settings.group_chat_id, compose=compose
+        )
+
+    async def rebuild(session: AsyncSession, now: datetime) -> Any:
+        return await polls.rebuild(session, now=now)
+
+    return Source("polls", process, polls.next_due, rebuild)
