@@ -34,10 +34,19 @@ def configure(level: str, secrets: list[str]) -> None:
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Secret ballots: libraries that log statements or updates with their parameters would
-    # write a voter next to a choice (aiosqlite logs every SQL statement with its values at
-    # DEBUG; python-telegram-bot logs whole updates and answers, callback data included).
-    # They stay quiet whatever LOG_LEVEL says; the bot's own loggers never log a choice.
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
-    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    quiet_libraries(level)
+
+
+# Libraries that log every update, API call or SQL statement with its parameters at DEBUG
+# (python-telegram-bot: whole updates and answers, callback data included; aiosqlite and asyncpg:
+# statements with their values): a secret ballot's voter would appear next to a choice.
+CHATTY_LIBRARIES = ("telegram", "aiosqlite", "asyncpg", "sqlalchemy")
+
+
+def quiet_libraries(level: str | int) -> None:
+    """Keep the chatty libraries at INFO (SQLAlchemy at WARNING) whatever LOG_LEVEL says; the
+    bot's own loggers never log a choice."""
+    wanted = level if isinstance(level, int) else logging.getLevelName(level)
+    for name in CHATTY_LIBRARIES:
+        floor = logging.WARNING if name == "sqlalchemy" else logging.INFO
+        logging.getLogger(name).setLevel(max(floor, wanted))

@@ -5,7 +5,13 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from bot.context import AppContext
-from bot.scheduler import Source, action_source, meeting_source, review_source
+from bot.scheduler import (
+    Source,
+    action_source,
+    meeting_source,
+    poll_source,
+    review_source,
+)
 from handlers import (
     access,
     actions,
@@ -18,6 +24,7 @@ from handlers import (
     invites,
     meetings,
     members,
+    polls,
     privacy,
     resources,
     settings,
@@ -35,6 +42,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     announcements.register(app, MAIN)
     # Dialogues before the commands that would take their /cancel.
     meetings.register(app, MAIN)
+    polls.register(app, MAIN)
     actions.register(app, MAIN)
     glossary.register(app, MAIN)
     resources.register(app, MAIN)
@@ -55,4 +63,5 @@ def scheduled_sources(app: AppContext) -> list[Source]:
         meeting_source(app, meetings.notice_composer(app)),
         action_source(app, actions.action_composer(app)),
         review_source(app, resources.review_composer(app)),
+        poll_source(app, polls.notice_composer(app)),
     ]

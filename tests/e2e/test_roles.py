@@ -40,6 +40,8 @@ MINIMUM_ROLE = {
     "/resource 1": "member",
     "/editterm": "moderator",
     "/reviews": "moderator",
+    "/polls": "member",
+    "/poll Next meeting? | 3 Dec | 10 Dec": "moderator",
     "/audit": "admin",
     # Dialogues last: they take the messages that follow.
     "/suggest": "member",

@@ -87,6 +87,7 @@ async def test_command_menus_per_language_and_scope(sandbox: Sandbox) -> None:
         "meetings",
         "meeting",
         "actions",
+        "polls",
         "glossary",
         "resources",
         "resource",
