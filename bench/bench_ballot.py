@@ -45,6 +45,7 @@ from bench_help import (  # bench/ is on sys.path when the script runs
     build_wgbot,
     run_round,
 )
+from profiling import Profiler  # bench/profiling.py: the script's own folder is on sys.path
 from sqlmodel import col, func, select
 
 from bot import migrations
@@ -201,7 +202,11 @@ async def wgbot_round(
 
 
 async def bench(
-    rounds: int, count: int, max_seconds: float, database_url: str
+    rounds: int,
+    count: int,
+    max_seconds: float,
+    database_url: str,
+    profiler: Profiler | None = None,
 ) -> tuple[float, float]:
     member_ids = [FIRST_MEMBER_ID + i for i in range(count)]
     await admit_members(database_url, member_ids)
@@ -221,12 +226,6 @@ async def bench(
     wg_api.started.add(ADMIN_ID)
     echo = Contender("echo", echo_api, build_echo(echo_api), ReplyCounter(echo_api), _is_echo)
     app = build_wgbot(wg_api, settings)
-    # Until handlers/__init__.py lists the feature: the poll handlers first in line.
-    from handlers import polls as feature
-
-    before = list(app.handlers[0])
-    feature.register(app, 0)
-    app.handlers[0][:] = [h for h in app.handlers[0] if h not in before] + before
     wgbot = Contender(
         "wgbot", wg_api, app, ReplyCounter(wg_api), lambda _: True, runs_post_init=True
     )
@@ -241,7 +240,11 @@ async def bench(
         for number in range(1, rounds + 1):
             result = await run_round(echo, member_ids, max_seconds)
             echo_rates.append(result.rate)
+            if profiler is not None:
+                profiler.enable()
             _, elapsed = await wgbot_round(wgbot, edits, member_ids, max_seconds)
+            if profiler is not None:
+                profiler.disable()
             vote_rates.append(len(member_ids) / elapsed)
             print(
                 f"  round {number}: wgbot {vote_rates[-1]:.0f} votes/s, "
@@ -257,6 +260,7 @@ async def bench(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="profile wgbot's measured rounds")
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--target", type=float, default=0.3)
     parser.add_argument("--no-check", action="store_true")
@@ -267,7 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         database_url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         migrations.upgrade(database_url)
         try:
-            votes, echo = asyncio.run(bench(args.rounds, args.members, args.timeout, database_url))
+            profiler = Profiler() if args.profile else None
+            votes, echo = asyncio.run(
+                bench(args.rounds, args.members, args.timeout, database_url, profiler)
+            )
+            if profiler is not None:
+                print(profiler.report(), file=sys.stderr)
         except BenchFailure as exc:
             print(f"ballot_{args.members}_members: FAILED: {exc}", file=sys.stderr)
             return 2
