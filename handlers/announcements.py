@@ -33,7 +33,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -55,6 +55,7 @@ from handlers.common import (
     Caller,
     button,
     command,
+    drop_buttons,
     edit,
     reply,
     wake_delivery,
@@ -181,19 +182,6 @@ def buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
-
-
-async def drop_buttons(update: Update) -> None:
-    """The step is answered: its buttons go (a markup edit does not count against limits)."""
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
 
 
 # -- the outgoing messages --------------------------------------------------------------------

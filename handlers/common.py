@@ -317,6 +317,20 @@ def args_text(update: Update) -> str:
 
 # -- dialogues ----------------------------------------------------------------------------------
 
+
+async def drop_buttons(update: Update) -> None:
+    """A step is answered: its buttons go (a markup edit does not count against limits)."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
+
+
 D = TypeVar("D")
 MessageStep = Callable[[Update, CallbackContext, Caller, D, Message], Awaitable[int]]
 ButtonStep = Callable[[Update, CallbackContext, Caller, D, CallbackQuery], Awaitable[int]]

@@ -24,7 +24,6 @@ from enum import StrEnum
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -46,6 +45,7 @@ from handlers.common import (
     button,
     command,
     dialogue_steps,
+    drop_buttons,
     reply,
     wake_delivery,
 )
@@ -131,18 +131,6 @@ def _drop(context: CallbackContext) -> None:
 
 def _with_error(caller: Caller, error: ServiceError | None) -> str:
     return "" if error is None else explain(caller.locale, error) + "\n\n"
-
-
-async def _drop_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
 
 
 async def _expired(update: Update, caller: Caller) -> int:
@@ -524,7 +512,7 @@ async def skip(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     if not (dialogue.is_new and dialogue.key in OPTIONAL):
         return await _ask(update, caller, dialogue)
     return await _next(update, caller, dialogue)
@@ -539,7 +527,7 @@ async def choose_field(
     query: CallbackQuery,
 ) -> int:
     key = (query.data or "")[len("gl:d:f:") :]
-    await _drop_buttons(update)
+    await drop_buttons(update)
     if dialogue.mode == Mode.REJECT or key not in FIELD_BUTTONS:
         return await _choose(update, caller, dialogue)
     dialogue.key = key
@@ -554,7 +542,7 @@ async def more(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     dialogue.reviewing = True
     return await _choose(update, caller, dialogue)
 
@@ -567,7 +555,7 @@ async def send(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     if dialogue.mode in MODERATOR_MODES and not caller.may(Role.MODERATOR):
         _drop(context)
         await reply(update, caller.render("common/not_allowed.html", role="moderator"))
@@ -685,7 +673,7 @@ async def no_reason(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     return await _reject(update, context, caller, dialogue, "")
 
 
@@ -698,7 +686,7 @@ async def abandon(
     query: CallbackQuery,
 ) -> int:
     _drop(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("glossary/cancelled.html"))
     return ConversationHandler.END
 

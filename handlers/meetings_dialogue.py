@@ -22,7 +22,6 @@ from typing import Any
 
 from markupsafe import Markup
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -42,6 +41,7 @@ from handlers.common import (
     button,
     command,
     dialogue_steps,
+    drop_buttons,
     edit,
     reply,
 )
@@ -116,18 +116,6 @@ async def _expired(update: Update, caller: Caller) -> int:
 def _with_error(caller: Caller, error: ServiceError | None) -> str:
     """The explanation of a refused answer, to go before the question asked again."""
     return "" if error is None else explain(caller.locale, error) + "\n\n"
-
-
-async def _drop_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
 
 
 def _markup(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
@@ -468,7 +456,7 @@ async def skip_place(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     return await _ask_repeat(update, caller)
 
 
@@ -507,7 +495,7 @@ async def choose_repeat(
     query: CallbackQuery,
 ) -> int:
     assert dialogue.draft is not None
-    await _drop_buttons(update)
+    await drop_buttons(update)
     try:
         rule = _rule_for(
             query.data.rsplit(":", 1)[1], _local(dialogue.draft.starts_at, dialogue.draft.timezone)
@@ -549,7 +537,7 @@ async def choose_remind(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     offsets = list(meetings.DEFAULT_OFFSETS) if query.data.endswith(":def") else []
     return await _set_offsets(update, caller, dialogue, offsets)
 
@@ -575,7 +563,7 @@ async def choose_audience(
             await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)
             return AUDIENCE
         dialogue.draft = draft
-        await _drop_buttons(update)
+        await drop_buttons(update)
         return await _preview(update, caller, dialogue)
     if choice not in ("all", "fp") and choice not in await meetings.countries_with_members(
         caller.session
@@ -610,7 +598,7 @@ async def confirm(
         )
     except ServiceError as error:
         await caller.discard()
-        await _drop_buttons(update)
+        await drop_buttons(update)
         if error.code.startswith("meeting_audience") or error.code == "meeting_no_audience":
             return await _ask_audience(update, caller, dialogue, error=error)
         if error.code.startswith("meeting_time"):
@@ -622,7 +610,7 @@ async def confirm(
     await caller.commit()
     _drop(context)
     wake(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("meetings/created.html", m=meeting, people=people))
     return ConversationHandler.END
 
@@ -630,7 +618,7 @@ async def confirm(
 @button(role=Role.MODERATOR)
 async def abandon(update: Update, context: CallbackContext, caller: Caller) -> int:
     _drop(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("meetings/dialogue_cancelled.html"))
     return ConversationHandler.END
 
@@ -868,7 +856,7 @@ async def value_button(
     else:
         await query.answer(caller.t("This button is no longer valid."), show_alert=True)
         return EDIT_VALUE
-    await _drop_buttons(update)
+    await drop_buttons(update)
     return await _take_value(update, context, caller, dialogue, value)
 
 
@@ -897,7 +885,7 @@ async def confirm_edit(
         )
     except ServiceError as error:
         await caller.discard()
-        await _drop_buttons(update)
+        await drop_buttons(update)
         meeting = await _meeting(update, caller, dialogue.meeting_id)
         if meeting is None:
             _drop(context)
@@ -907,7 +895,7 @@ async def confirm_edit(
     await caller.commit()
     _drop(context)
     wake(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("meetings/edited.html", meeting_id=ident))
     return ConversationHandler.END
 
@@ -1024,7 +1012,7 @@ async def confirm_move(
         )
     except ServiceError as error:
         await caller.discard()
-        await _drop_buttons(update)
+        await drop_buttons(update)
         if error.code in ("meeting_time_past", "meeting_time_too_far", "meeting_nothing_changed"):
             meeting = await _meeting(update, caller, dialogue.meeting_id)
             start = meetings.parse_occurrence_key(dialogue.occurrence_key)
@@ -1036,7 +1024,7 @@ async def confirm_move(
     await caller.commit()
     _drop(context)
     wake(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(
         update,
         caller.render(

@@ -18,7 +18,6 @@ from functools import wraps
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -33,7 +32,16 @@ from bot.services import meetings, polls
 from bot.services.errors import ServiceError
 from bot.services.meeting_input import clean_text
 from bot.services.polls import PollAudience, PollDraft
-from handlers.common import CallbackContext, Caller, args_text, button, command, edit, reply
+from handlers.common import (
+    CallbackContext,
+    Caller,
+    args_text,
+    button,
+    command,
+    drop_buttons,
+    edit,
+    reply,
+)
 from handlers.errors import explain
 from handlers.polls import data_button, wake
 
@@ -90,18 +98,6 @@ def _with_error(caller: Caller, error: ServiceError | None) -> str:
 
 def _markup(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[data_button(label, data) for label, data in row] for row in rows])
-
-
-async def _drop_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
 
 
 async def _expired(update: Update, caller: Caller) -> int:
@@ -408,7 +404,7 @@ async def options_done(
         error = ServiceError("poll_too_few_options", min=polls.MIN_OPTIONS)
         await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)
         return OPTIONS
-    await _drop_buttons(update)
+    await drop_buttons(update)
     return await _ask_kind(update, caller)
 
 
@@ -420,7 +416,7 @@ async def choose_kind(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     dialogue.kind = PollKind.SECRET if query.data.endswith(":s") else PollKind.QUICK
     dialogue.scope = BallotScope.MEMBERS
     dialogue.audience = PollAudience()
@@ -435,7 +431,7 @@ async def choose_multi(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     dialogue.multiple = query.data.endswith(":n")
     return await _ask_audience(update, caller, dialogue)
 
@@ -479,7 +475,7 @@ async def choose_audience(
         except ServiceError as error:
             await query.answer(explain(caller.locale, error, plain=True)[:200], show_alert=True)
             return AUDIENCE
-        await _drop_buttons(update)
+        await drop_buttons(update)
         return await _ask_deadline(update, caller)
     valid = {"all", "fp"} | ({"pc"} if secret else set())
     if not secret and caller.app.settings.group_chat_id is not None:
@@ -522,7 +518,7 @@ async def choose_deadline(
     dialogue: Dialogue,
     query: CallbackQuery,
 ) -> int:
-    await _drop_buttons(update)
+    await drop_buttons(update)
     return await _set_deadline(update, caller, dialogue, query.data.rsplit(":", 1)[1] + "d")
 
 
@@ -551,7 +547,7 @@ async def skip_quorum(
     query: CallbackQuery,
 ) -> int:
     assert dialogue.draft is not None
-    await _drop_buttons(update)
+    await drop_buttons(update)
     dialogue.draft = replace(dialogue.draft, quorum=None)
     return await _preview(update, caller, dialogue)
 
@@ -579,7 +575,7 @@ async def confirm(
         )
     except ServiceError as error:
         await caller.discard()
-        await _drop_buttons(update)
+        await drop_buttons(update)
         if error.code in ("poll_close_past", "poll_close_too_far"):
             return await _ask_deadline(update, caller, error=error)
         _drop(context)
@@ -588,7 +584,7 @@ async def confirm(
     await caller.commit()
     _drop(context)
     wake(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("polls/created.html", p=poll))
     return ConversationHandler.END
 
@@ -596,7 +592,7 @@ async def confirm(
 @button(role=Role.MODERATOR)
 async def abandon(update: Update, context: CallbackContext, caller: Caller) -> int:
     _drop(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("polls/dialogue_cancelled.html"))
     return ConversationHandler.END
 

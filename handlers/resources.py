@@ -41,7 +41,6 @@ from typing import Any
 
 from markupsafe import Markup
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -67,6 +66,7 @@ from handlers.common import (
     button,
     command,
     dialogue_steps,
+    drop_buttons,
     edit,
     reply,
     wake_delivery,
@@ -198,18 +198,6 @@ async def _invalid(update: Update, caller: Caller) -> None:
     query = update.callback_query
     if query is not None:
         await query.answer(caller.t("This button is no longer valid."), show_alert=True)
-
-
-async def _drop_buttons(update: Update) -> None:
-    query = update.callback_query
-    if query is None:
-        return
-    await query.answer()
-    try:
-        await query.edit_message_reply_markup(None)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
 
 
 def _staff(caller: Caller) -> bool:
@@ -937,7 +925,7 @@ async def skip(
     if dialogue.field in resources.REQUIRED:
         await _invalid(update, caller)
         return ASK
-    await _drop_buttons(update)
+    await drop_buttons(update)
     return await _take(update, context, caller, dialogue, None)
 
 
@@ -952,7 +940,7 @@ async def choose_kind(
     if dialogue.field != "kind":
         await _invalid(update, caller)
         return ASK
-    await _drop_buttons(update)
+    await drop_buttons(update)
     return await _take(update, context, caller, dialogue, query.data.rsplit(":", 1)[1])
 
 
@@ -978,13 +966,13 @@ async def submit(
     except ServiceError as error:
         await caller.discard()
         _drop(context)
-        await _drop_buttons(update)
+        await drop_buttons(update)
         await reply(update, _with_error(caller, error) + caller.render("resources/not_saved.html"))
         return ConversationHandler.END
     await caller.commit()
     _drop(context)
     wake_delivery(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("resources/saved_new.html", r=resource))
     return ConversationHandler.END
 
@@ -998,7 +986,7 @@ async def abandon(
     query: CallbackQuery,
 ) -> int:
     _drop(context)
-    await _drop_buttons(update)
+    await drop_buttons(update)
     await reply(update, caller.render("resources/dialogue_cancelled.html"))
     return ConversationHandler.END
 
