@@ -379,3 +379,39 @@ def dialogue_steps(
         return step
 
     return message_step, button_step
+
+
+def dialogue_endings(
+    role: Role,
+    drop: Callable[[CallbackContext], None],
+    folder: str,
+    *,
+    cancelled: str = "dialogue_cancelled",
+) -> tuple[Step, Step, Step, Step]:
+    """The replies every dialogue shares, from its templates in `folder`: its Cancel button,
+    /cancel (whoever is in the dialogue, even one whose role changed meanwhile), a typed message
+    where a button is expected, and a message that is not text where text is."""
+    from telegram.ext import ConversationHandler
+
+    @button(role=role)
+    async def abandon(update: Update, context: CallbackContext, caller: Caller) -> int:
+        drop(context)
+        await drop_buttons(update)
+        await reply(update, caller.render(f"{folder}/{cancelled}.html"))
+        return ConversationHandler.END
+
+    @command(role=None)
+    async def cancel_dialogue(update: Update, context: CallbackContext, caller: Caller) -> int:
+        drop(context)
+        await reply(update, caller.render(f"{folder}/{cancelled}.html"))
+        return ConversationHandler.END
+
+    @command(role=role)
+    async def use_buttons(update: Update, context: CallbackContext, caller: Caller) -> None:
+        await reply(update, caller.render(f"{folder}/use_buttons.html"))
+
+    @command(role=role)
+    async def need_text(update: Update, context: CallbackContext, caller: Caller) -> None:
+        await reply(update, caller.render(f"{folder}/need_text.html"))
+
+    return abandon, cancel_dialogue, use_buttons, need_text

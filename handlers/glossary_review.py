@@ -44,6 +44,7 @@ from handlers.common import (
     args_text,
     button,
     command,
+    dialogue_endings,
     dialogue_steps,
     drop_buttons,
     reply,
@@ -145,6 +146,9 @@ def _markup(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 
 _message_step, _button_step = dialogue_steps(Role.MEMBER, _dialogue, _expired)
+abandon, cancel_dialogue, use_buttons, need_text = dialogue_endings(
+    Role.MEMBER, _drop, "glossary", cancelled="cancelled"
+)
 
 
 # -- the questions ------------------------------------------------------------------------------
@@ -675,37 +679,6 @@ async def no_reason(
 ) -> int:
     await drop_buttons(update)
     return await _reject(update, context, caller, dialogue, "")
-
-
-@_button_step
-async def abandon(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    _drop(context)
-    await drop_buttons(update)
-    await reply(update, caller.render("glossary/cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=None)
-async def cancel_dialogue(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await reply(update, caller.render("glossary/cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MEMBER)
-async def use_buttons(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("glossary/use_buttons.html"))
-
-
-@command(role=Role.MEMBER)
-async def need_text(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("glossary/need_text.html"))
 
 
 # -- wiring -------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from handlers.common import (
     args_text,
     button,
     command,
+    dialogue_endings,
     dialogue_steps,
     drop_buttons,
     edit,
@@ -123,6 +124,9 @@ def _markup(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 
 _message_step, _button_step = dialogue_steps(Role.MODERATOR, _dialogue, _expired)
+abandon, cancel_dialogue, use_buttons, need_text = dialogue_endings(
+    Role.MODERATOR, _drop, "meetings"
+)
 
 
 # -- checking as we go --------------------------------------------------------------------------
@@ -613,31 +617,6 @@ async def confirm(
     await drop_buttons(update)
     await reply(update, caller.render("meetings/created.html", m=meeting, people=people))
     return ConversationHandler.END
-
-
-@button(role=Role.MODERATOR)
-async def abandon(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await drop_buttons(update)
-    await reply(update, caller.render("meetings/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def cancel_dialogue(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await reply(update, caller.render("meetings/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def use_buttons(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("meetings/use_buttons.html"))
-
-
-@command(role=Role.MODERATOR)
-async def need_text(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("meetings/need_text.html"))
 
 
 # -- edit ---------------------------------------------------------------------------------------

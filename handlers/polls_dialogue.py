@@ -12,9 +12,8 @@ explanation and the same question again; nothing is saved before Confirm.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import wraps
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
@@ -36,8 +35,9 @@ from handlers.common import (
     CallbackContext,
     Caller,
     args_text,
-    button,
     command,
+    dialogue_endings,
+    dialogue_steps,
     drop_buttons,
     edit,
     reply,
@@ -107,34 +107,8 @@ async def _expired(update: Update, caller: Caller) -> int:
     return ConversationHandler.END
 
 
-MessageStep = Callable[[Update, CallbackContext, Caller, Dialogue, Message], Awaitable[int]]
-ButtonStep = Callable[[Update, CallbackContext, Caller, Dialogue, CallbackQuery], Awaitable[int]]
-
-
-def _message_step(handler: MessageStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @command(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        dialogue = _dialogue(context)
-        message = update.effective_message
-        if dialogue is None or message is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, message)
-
-    return step
-
-
-def _button_step(handler: ButtonStep) -> Callable[[Update, CallbackContext], Awaitable[Any]]:
-    @button(role=Role.MODERATOR)
-    @wraps(handler)
-    async def step(update: Update, context: CallbackContext, caller: Caller) -> int:
-        query = update.callback_query
-        dialogue = _dialogue(context)
-        if dialogue is None or query is None or query.data is None:
-            return await _expired(update, caller)
-        return await handler(update, context, caller, dialogue, query)
-
-    return step
+_message_step, _button_step = dialogue_steps(Role.MODERATOR, _dialogue, _expired)
+abandon, cancel_dialogue, use_buttons, need_text = dialogue_endings(Role.MODERATOR, _drop, "polls")
 
 
 # -- the questions ------------------------------------------------------------------------------
@@ -587,31 +561,6 @@ async def confirm(
     await drop_buttons(update)
     await reply(update, caller.render("polls/created.html", p=poll))
     return ConversationHandler.END
-
-
-@button(role=Role.MODERATOR)
-async def abandon(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await drop_buttons(update)
-    await reply(update, caller.render("polls/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def cancel_dialogue(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await reply(update, caller.render("polls/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def use_buttons(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("polls/use_buttons.html"))
-
-
-@command(role=Role.MODERATOR)
-async def need_text(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("polls/need_text.html"))
 
 
 def conversation() -> ConversationHandler:  # type: ignore[type-arg]

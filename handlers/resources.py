@@ -65,6 +65,7 @@ from handlers.common import (
     args_text,
     button,
     command,
+    dialogue_endings,
     dialogue_steps,
     drop_buttons,
     edit,
@@ -884,6 +885,7 @@ async def _edit_guard(
 
 
 _message_step, _button_step = dialogue_steps(Role.MEMBER, _dialogue, _expired, _edit_guard)
+abandon, cancel_dialogue, use_buttons, need_text = dialogue_endings(Role.MEMBER, _drop, "resources")
 
 
 async def _take(
@@ -975,37 +977,6 @@ async def submit(
     await drop_buttons(update)
     await reply(update, caller.render("resources/saved_new.html", r=resource))
     return ConversationHandler.END
-
-
-@_button_step
-async def abandon(
-    update: Update,
-    context: CallbackContext,
-    caller: Caller,
-    dialogue: Dialogue,
-    query: CallbackQuery,
-) -> int:
-    _drop(context)
-    await drop_buttons(update)
-    await reply(update, caller.render("resources/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=None)
-async def cancel_dialogue(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await reply(update, caller.render("resources/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MEMBER)
-async def use_buttons(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("resources/use_buttons.html"))
-
-
-@command(role=Role.MEMBER)
-async def need_text(update: Update, context: CallbackContext, caller: Caller) -> None:
-    await reply(update, caller.render("resources/need_text.html"))
 
 
 # -- typed edits: one field, or "superseded by" ------------------------------------------------
