@@ -57,8 +57,8 @@ from handlers.announcements import (
 from handlers.common import (
     CallbackContext,
     Caller,
-    button,
     command,
+    dialogue_endings,
     dialogue_steps,
     edit,
     reply,
@@ -129,6 +129,8 @@ async def _expired(update: Update, caller: Caller) -> int:
 
 
 _message_step, _button_step = dialogue_steps(Role.MODERATOR, _dialogue, _expired)
+# Its own need_text: an announcement may also be a photo or a document.
+abandon, cancel_dialogue, use_buttons, _ = dialogue_endings(Role.MODERATOR, _drop, "announcements")
 
 
 def _check_versions(dialogue: Dialogue, attachment: bool) -> None:
@@ -605,27 +607,6 @@ async def confirm(
         await refresh_report(app, announcement.id or 0)
     wake_delivery(context)
     return ConversationHandler.END
-
-
-@button(role=Role.MODERATOR)
-async def abandon(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await drop_buttons(update)
-    await reply(update, caller.render("announcements/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def cancel_dialogue(update: Update, context: CallbackContext, caller: Caller) -> int:
-    _drop(context)
-    await reply(update, caller.render("announcements/dialogue_cancelled.html"))
-    return ConversationHandler.END
-
-
-@command(role=Role.MODERATOR)
-async def use_buttons(update: Update, context: CallbackContext, caller: Caller) -> None:
-    """Typing while the step wants a button: say so, stay in the step."""
-    await reply(update, caller.render("announcements/use_buttons.html"))
 
 
 # -- wiring -----------------------------------------------------------------------------------
