@@ -165,13 +165,19 @@ def vote_updates(
 
 
 async def wgbot_round(
-    wgbot: Contender, edits: Edits, member_ids: list[int], max_seconds: float
+    wgbot: Contender,
+    edits: Edits,
+    member_ids: list[int],
+    max_seconds: float,
+    profiler: Profiler | None = None,
 ) -> tuple[int, float]:
     poll_id = await open_ballot(wgbot, member_ids, max_seconds)
     updates, chosen = vote_updates(wgbot.api, poll_id, member_ids)
     violations = len(wgbot.api.violations)
     edits.arm(len(updates))
     gc.collect()
+    if profiler is not None:
+        profiler.enable()
     started = time.perf_counter()
     for update in updates:
         await wgbot.api.enqueue(update)
@@ -182,6 +188,8 @@ async def wgbot_round(
             f"wgbot: {edits.edits} of {len(updates)} votes after {max_seconds:.0f}s"
         ) from None
     elapsed = time.perf_counter() - started
+    if profiler is not None:
+        profiler.disable()
     if len(wgbot.api.violations) > violations:
         raise BenchFailure(f"wgbot: refused requests {wgbot.api.violations[violations:][:3]}")
     if edits.recorded != len(updates):
@@ -234,21 +242,23 @@ async def bench(
     await wgbot.start()
     echo_rates: list[float] = []
     vote_rates: list[float] = []
+    batches: list[tuple[int, int]] = []
     try:
         await run_round(echo, member_ids, max_seconds)  # warm-up
         await wgbot_round(wgbot, edits, member_ids, max_seconds)
         for number in range(1, rounds + 1):
             result = await run_round(echo, member_ids, max_seconds)
             echo_rates.append(result.rate)
-            if profiler is not None:
-                profiler.enable()
-            _, elapsed = await wgbot_round(wgbot, edits, member_ids, max_seconds)
-            if profiler is not None:
-                profiler.disable()
+            box = app.bot_data["ballot_box"]
+            before = box.stats.transactions
+            box.stats.largest = 0
+            _, elapsed = await wgbot_round(wgbot, edits, member_ids, max_seconds, profiler)
             vote_rates.append(len(member_ids) / elapsed)
+            batches.append((box.stats.transactions - before, box.stats.largest))
             print(
                 f"  round {number}: wgbot {vote_rates[-1]:.0f} votes/s, "
-                f"echo {echo_rates[-1]:.0f} upd/s",
+                f"echo {echo_rates[-1]:.0f} upd/s; {batches[-1][0]} transactions, "
+                f"largest {batches[-1][1]} votes",
                 file=sys.stderr,
             )
     finally:

@@ -38,6 +38,9 @@ MEMBERSHIP = 1
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
+    # Votes first: a ballot's button counts even in the middle of a dialogue, and the busiest
+    # moment of the bot (everybody voting at once) checks no other handler.
+    polls.register_votes(app, MAIN)
     access.register(app, MAIN)
     announcements.register(app, MAIN)
     # Dialogues before the commands that would take their /cancel.

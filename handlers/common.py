@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import (
@@ -182,6 +182,11 @@ async def resolve(
     )
 
 
+def locale_of(member: Member, user: User, app: AppContext) -> str:
+    """The language to answer a member in, when their row was loaded without a Caller."""
+    return _language(Identity.of(member), user, app)
+
+
 def _language(identity: Identity | None, user: User, app: AppContext) -> str:
     """The member's choice, else Telegram's language_code, else the default."""
     chosen = identity.language if identity is not None and identity.has_access else None
@@ -293,14 +298,21 @@ def button(
     return lambda handler: _guarded(handler, role, private_only=False, load_member=load_member)
 
 
-def wake_delivery(context: CallbackContext) -> None:
+class HasBotData(Protocol):
+    """A CallbackContext, or the Application itself (for work done outside an update)."""
+
+    @property
+    def bot_data(self) -> Any: ...
+
+
+def wake_delivery(context: HasBotData) -> None:
     """Rows were queued and committed: the delivery worker should look now."""
     worker = context.bot_data.get("delivery")
     if worker is not None:
         worker.wake()
 
 
-def wake_scheduler(context: CallbackContext) -> None:
+def wake_scheduler(context: HasBotData) -> None:
     """Meetings or action items changed and were committed: re-arm the reminder timer."""
     scheduler = context.bot_data.get("scheduler")
     if scheduler is not None:

@@ -5,10 +5,11 @@ poll on its own (the poll itself, ballots, reminders, results, cancellations) fo
 
 The /poll dialogue is in `polls_dialogue`.
 
-Secret ballots (invariant 5): a press casts the vote through `polls.vote` and the message is
-edited to "Your vote has been recorded", without the choice; the callback answer does not show
-it either; nothing here logs a choice. The selection of a multiple-choice ballot lives only in
-the buttons of the voter's own message (the mask in their callback data), never on the server.
+Secret ballots (invariant 5): a press casts the vote through the ballot box (a group commit
+of `polls.cast`, bot/services/ballot_box.py) and the message is edited to "Your vote has been
+recorded", without the choice; the callback answer does not show it either; nothing here logs a
+choice. The selection of a multiple-choice ballot lives only in the buttons of the voter's own
+message (the mask in their callback data), never on the server.
 
 Callback data (at most 64 bytes, every part checked again on the press):
   pl:b:<id>:<option>          cast a single-choice vote
@@ -26,6 +27,7 @@ Callback data (at most 64 bytes, every part checked again on the press):
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import tzinfo
 from typing import Any
@@ -42,16 +44,21 @@ from bot.i18n import _, gettext
 from bot.models import BallotScope, Poll, PollKind, PollStatus, Role
 from bot.render import render
 from bot.services import polls, timezones
+from bot.services.ballot_box import BallotBox, Press
 from bot.services.errors import ServiceError
 from bot.services.outbox import Claimed
 from bot.services.polls import PollNotice, Tally
 from handlers.common import (
     CallbackContext,
     Caller,
+    HasBotData,
+    Wrapped,
+    app_context,
     args_text,
     button,
     command,
     edit,
+    locale_of,
     reply,
     wake_delivery,
     wake_scheduler,
@@ -296,7 +303,7 @@ def notice_composer(app: AppContext) -> polls.Compose:
     return compose
 
 
-def wake(context: CallbackContext) -> None:
+def wake(context: HasBotData) -> None:
     """Polls changed and were committed: delivery and the scheduler should look now."""
     wake_delivery(context)
     wake_scheduler(context)
@@ -480,7 +487,8 @@ async def _detail(caller: Caller, poll: Poll) -> tuple[str, InlineKeyboardMarkup
 async def _cast(
     update: Update, context: CallbackContext, caller: Caller, choices: list[int]
 ) -> None:
-    """Cast a secret vote; the message then says it was recorded, and nothing about what."""
+    """The ordinary path of a vote (people the ballot box does not know as active members):
+    the caller was resolved (admitted, woken up or refused) like for any update."""
     query = update.callback_query
     assert query is not None
     poll = await polls.find(caller.session, int(_parts(update)[2]))
@@ -511,13 +519,77 @@ async def _cast(
 
 
 @button(role=Role.MEMBER)
-async def vote_single(update: Update, context: CallbackContext, caller: Caller) -> None:
-    """pl:b:<id>:<option>."""
+async def _vote_single_resolved(update: Update, context: CallbackContext, caller: Caller) -> None:
     await _cast(update, context, caller, [int(_parts(update)[3])])
+
+
+@button(role=Role.MEMBER)
+async def _vote_multiple_resolved(update: Update, context: CallbackContext, caller: Caller) -> None:
+    await _cast(update, context, caller, _chosen(update))
+
+
+def ballot_box(app: Application) -> BallotBox:  # type: ignore[type-arg]
+    """This process's ballot box, made on first use."""
+    box = app.bot_data.get("ballot_box")
+    if box is None:
+        context: AppContext = app.bot_data["app"]
+        box = BallotBox(
+            context.db,
+            context.clock,
+            notice_composer(context),
+            group_chat_id=context.settings.group_chat_id,
+            on_closed=lambda: wake(app),
+        )
+        app.bot_data["ballot_box"] = box
+    return box  # type: ignore[no-any-return]
+
+
+async def _press(
+    update: Update, context: CallbackContext, choices: list[int], resolved: Wrapped
+) -> None:
+    """Cast a secret vote through the ballot box (votes that arrive together are written in one
+    transaction); the message then says it was recorded, and nothing about what. Handlers that
+    call this run with block=False: the next update is taken while the vote waits for its
+    transaction, which is what lets votes gather."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None or user.is_bot:
+        return
+    press = Press(user.id, int(_parts(update)[2]), tuple(choices))
+    outcome = await ballot_box(context.application).cast(press)
+    if outcome.unknown or outcome.member is None:
+        await resolved(update, context)
+        return
+    app = app_context(context)
+    locale = locale_of(outcome.member, user, app)
+    refused = outcome.refused
+    if refused is not None and refused.code in ("poll_not_found", "poll_not_secret"):
+        await query.answer(gettext(locale, "This button is no longer valid."), show_alert=True)
+    elif refused is not None:
+        await query.answer(explain(locale, refused, plain=True)[:200], show_alert=True)
+    else:
+        assert outcome.poll is not None and outcome.poll.id is not None
+        await query.answer(gettext(locale, "Your vote has been recorded."))
+        await edit(update, _recorded_text(locale, outcome.poll.id, outcome.poll.question))
+
+
+@functools.lru_cache(maxsize=64)
+def _recorded_text(locale: str, poll_id: int, question: str) -> str:
+    """The same for every voter of a ballot who reads this language: made once."""
+    return render("polls/recorded.html", locale, p={"id": poll_id, "question": question})
+
+
+async def vote_single(update: Update, context: CallbackContext) -> None:
+    """pl:b:<id>:<option>."""
+    await _press(update, context, [int(_parts(update)[3])], _vote_single_resolved)
 
 
 def _mask(update: Update) -> int:
     return int(_parts(update)[3], 16)
+
+
+def _chosen(update: Update) -> list[int]:
+    mask = _mask(update)
+    return [i for i in range(mask.bit_length()) if mask & (1 << i)]
 
 
 @button(role=Role.MEMBER)
@@ -545,14 +617,16 @@ async def toggle(update: Update, context: CallbackContext, caller: Caller) -> No
 
 
 @button(role=Role.MEMBER)
-async def vote_multiple(update: Update, context: CallbackContext, caller: Caller) -> None:
+async def _nothing_chosen(update: Update, context: CallbackContext, caller: Caller) -> None:
+    await _alert(update, caller, ServiceError("poll_nothing_chosen"))
+
+
+async def vote_multiple(update: Update, context: CallbackContext) -> None:
     """pl:c:<id>:<mask>."""
-    mask = _mask(update)
-    if mask == 0:
-        await _alert(update, caller, ServiceError("poll_nothing_chosen"))
+    if _mask(update) == 0:
+        await _nothing_chosen(update, context)
         return
-    choices = [i for i in range(mask.bit_length()) if mask & (1 << i)]
-    await _cast(update, context, caller, choices)
+    await _press(update, context, _chosen(update), _vote_multiple_resolved)
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -721,6 +795,15 @@ async def stale(update: Update, context: CallbackContext, caller: Caller) -> Non
 # -- wiring -----------------------------------------------------------------------------------
 
 
+def register_votes(app: Application, group: int) -> None:  # type: ignore[type-arg]
+    """The ballot buttons. Votes do not block the next update: see `_press`."""
+    for handler, pattern in (
+        (vote_single, rf"^pl:b:{ID}:\d{{1,2}}$"),
+        (vote_multiple, rf"^pl:c:{ID}:{MASK}$"),
+    ):
+        app.add_handler(CallbackQueryHandler(handler, pattern=pattern, block=False), group)
+
+
 def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
     from handlers import polls_dialogue
 
@@ -728,9 +811,7 @@ def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
     app.add_handler(polls_dialogue.conversation(), group)
     app.add_handler(CommandHandler("polls", polls_command, filters=only_new), group)
     for handler, pattern in (
-        (vote_single, rf"^pl:b:{ID}:\d{{1,2}}$"),
         (toggle, rf"^pl:t:{ID}:{MASK}$"),
-        (vote_multiple, rf"^pl:c:{ID}:{MASK}$"),
         (show_results, rf"^pl:r:{ID}$"),
         (chart, rf"^pl:g:{ID}$"),
         (csv_export, rf"^pl:csv:{ID}$"),

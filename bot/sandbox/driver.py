@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
 
 from bot.app import build_application
 from bot.clock import Clock, FakeClock, SystemClock
@@ -21,6 +23,11 @@ from bot.delivery import DeliveryWorker
 from bot.sandbox.fake_api import BOT_ID, BOT_USERNAME, FakeBotAPI, SandboxRequest, StoredMessage
 from bot.sandbox.spec import BotApiSpec
 from bot.scheduler import Scheduler
+
+# How python-telegram-bot names the task of a handler registered with block=False, and what it
+# says when it makes one in an Application that is not running (see `Sandbox.handle`).
+NON_BLOCKING_TASK = ":process_update_non_blocking:"
+NOT_RUNNING_WARNING = "Tasks created via `Application.create_task` while the application"
 
 
 def _utf16_len(text: str) -> int:
@@ -85,6 +92,10 @@ class SandboxUser:
 
     async def press(self, message: StoredMessage, label: str) -> Replies:
         """Press the inline button whose text contains `label` (or is numbered `label`, from 1)."""
+        return await self.sandbox.process(self.pressing(message, label))
+
+    def pressing(self, message: StoredMessage, label: str) -> dict[str, Any]:
+        """The update `press` sends (for `Sandbox.process_together`)."""
         buttons = [b for row in message.buttons for b in row]
         match = next((b for b in buttons if b["text"] == label), None) or next(
             (b for b in buttons if label.lower() in b["text"].lower()), None
@@ -95,10 +106,14 @@ class SandboxUser:
             raise AssertionError(
                 f"no button {label!r} under the message; there are {[b['text'] for b in buttons]}"
             )
-        return await self.press_data(message, match["callback_data"])
+        return self.pressing_data(message, match["callback_data"])
 
     async def press_data(self, message: StoredMessage, data: str) -> Replies:
         """A callback query with any data at all: how a forged button press looks."""
+        return await self.sandbox.process(self.pressing_data(message, data))
+
+    def pressing_data(self, message: StoredMessage, data: str) -> dict[str, Any]:
+        """The update `press_data` sends."""
         query = {
             "id": self.api.new_callback_id(),
             "from": self._from(),
@@ -106,7 +121,7 @@ class SandboxUser:
             "message": self.api.message_json(message),
             "data": data,
         }
-        return await self.sandbox.process({"callback_query": query})
+        return {"callback_query": query}
 
     async def inline(self, query: str) -> Replies:
         inline = {
@@ -324,10 +339,35 @@ class Sandbox:
         if isinstance(self.clock, FakeClock):
             self.clock.advance(timedelta(seconds=1))
         before = set(self.api.messages)
-        update = Update.de_json(self.api.new_update(payload), self.app.bot)
-        await self.app.process_update(update)
+        await self.handle(Update.de_json(self.api.new_update(payload), self.app.bot))
         await self.deliver()
         return self._sent_since(before)
+
+    async def process_together(self, payloads: list[dict[str, Any]]) -> Replies:
+        """Hand several updates over at once, as the long-polling loop does with a batch from
+        getUpdates: handlers that do not block (votes) run side by side. One second passes."""
+        if isinstance(self.clock, FakeClock):
+            self.clock.advance(timedelta(seconds=1))
+        before = set(self.api.messages)
+        updates = [Update.de_json(self.api.new_update(p), self.app.bot) for p in payloads]
+        await self.handle(*updates)
+        await self.deliver()
+        return self._sent_since(before)
+
+    async def handle(self, *updates: Update) -> None:
+        """Process updates like the running bot, and wait for the handlers that run without
+        blocking (block=False): the Application awaits those only while it is running, which the
+        sandbox's Application is not (nothing polls Telegram here)."""
+        before = asyncio.all_tasks()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", NOT_RUNNING_WARNING, PTBUserWarning)
+            for update in updates:
+                await self.app.process_update(update)
+        spawned = [
+            task for task in asyncio.all_tasks() - before if NON_BLOCKING_TASK in task.get_name()
+        ]
+        # Their errors went to the error handlers already (as a blocking handler's would).
+        await asyncio.gather(*spawned, return_exceptions=True)
 
     async def poll_state(self, message: StoredMessage) -> Replies:
         """Telegram's `poll` update: the poll's current counts (how anonymous votes arrive)."""

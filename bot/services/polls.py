@@ -23,16 +23,19 @@ Secret ballots: what is guaranteed (README, "Secret ballots: threat model").
   refuse a second vote and to remind those who have not voted; `ballot_counts` holds a counter
   per option, without a voter. Neither has a timestamp or a surrogate id; `ballot_voters` is
   WITHOUT ROWID on SQLite (its order is the key's, not the order of voting).
-- `vote` inserts the voter and adds to the counters in ONE transaction, the caller's: a crash
-  never leaves a vote counted without its voter or the reverse. A second vote is refused by the
-  primary key itself (INSERT ... ON CONFLICT DO NOTHING, then nothing else is written), which
-  also holds between processes and concurrent updates. (Not a SAVEPOINT: on SQLite, through
-  Python's sqlite3, a savepoint that is a transaction's first write begins the transaction and
-  its RELEASE commits it, so the counters would be written in a second transaction.)
-- Every vote rewrites EVERY counter row of its ballot with one UPDATE ... CASE (+1 for the
-  chosen options, +0 for the others): on PostgreSQL every counter's system column xmin is the
-  last vote's transaction, for all options alike, and says nothing about which option that vote
-  chose; the same statement serializes the votes of one ballot on its counter rows. On SQLite
+- `cast` (and `vote`, one request) inserts the voters and adds to the counters in ONE
+  transaction, the caller's: a crash never leaves a vote counted without its voter or the
+  reverse. A second vote is refused by the primary key itself (INSERT ... ON CONFLICT DO NOTHING
+  RETURNING says which rows were new; nothing else is written for the others), which also holds
+  between processes and concurrent updates. (Not a SAVEPOINT: on SQLite, through Python's
+  sqlite3, a savepoint that is a transaction's first write begins the transaction and its
+  RELEASE commits it, so the counters would be written in a second transaction.)
+- Every transaction rewrites EVERY counter row of each ballot it votes in, with one UPDATE ...
+  CASE (+n for the chosen options, +0 for the others): on PostgreSQL every counter's system
+  column xmin is the last transaction's, for all options alike, and says nothing about which
+  option was chosen; the same statement serializes the votes of one ballot on its counter rows.
+  The bot's ballot box (bot/services/ballot_box.py) casts the votes that arrive together in one
+  transaction (a group commit), which then links a set of voters to a sum of choices. On SQLite
   `secure_delete` is on (bot/db.py): overwritten values do not linger in free pages.
 - Nothing in `Poll` changes per vote (only the counters do), except when the last eligible voter
   votes and the ballot closes. Nothing is queued per vote. This module logs poll ids and totals
@@ -69,7 +72,7 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -77,6 +80,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, or_, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -437,29 +441,6 @@ async def _active(session: AsyncSession, ids: list[int]) -> list[Member]:
     return list(rows)
 
 
-async def _sent_ballot(session: AsyncSession, poll_id: int, member_id: int) -> bool:
-    found = await session.exec(
-        select(OutboxMessage.id).where(
-            col(OutboxMessage.dedup_key) == _dedup(poll_id, "ballot", member_id)
-        )
-    )
-    return found.first() is not None
-
-
-async def _voter(session: AsyncSession, poll: Poll, member: Member) -> str | None:
-    """The voter key of an eligible member (their id, or their country), else None."""
-    if member.id is None or member.status != MemberStatus.ACTIVE:
-        return None
-    assert poll.id is not None
-    if not await _sent_ballot(session, poll.id, member.id):
-        return None
-    if poll.scope == BallotScope.COUNTRIES:
-        if not member.country or member.country not in (poll.countries or ()):
-            return None
-        return member.country
-    return str(member.id)
-
-
 # -- opening -------------------------------------------------------------------------------------
 
 
@@ -661,6 +642,186 @@ def _insert_voter(dialect: str) -> Any:
     return maker(BallotVoter).on_conflict_do_nothing(index_elements=["poll_id", "voter"])
 
 
+@dataclass(frozen=True, slots=True)
+class VoteRequest:
+    """One press of a ballot's button: who (their row, loaded in the casting session), which
+    ballot, which options."""
+
+    poll_id: int
+    member: Member
+    choices: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Cast:
+    """What became of one `VoteRequest`: counted (`refused` None) or why not, and its ballot
+    (None when no such poll)."""
+
+    poll: Poll | None
+    refused: ServiceError | None = None
+
+
+def _already(poll: Poll) -> ServiceError:
+    by_country = poll.scope == BallotScope.COUNTRIES
+    return ServiceError("poll_country_voted" if by_country else "poll_already_voted")
+
+
+async def _polls_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Poll]:
+    wanted = [i for i in ids if 0 < i <= MAX_ID]
+    if not wanted:
+        return {}
+    # Locked (PostgreSQL), in one order, and read afresh: see `_lock`.
+    rows = await session.exec(
+        select(Poll)
+        .where(col(Poll.id).in_(sorted(wanted)))
+        .order_by(col(Poll.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {p.id: p for p in rows if p.id is not None}
+
+
+async def _sent_ballots(session: AsyncSession, keys: list[str]) -> set[str]:
+    """Which of these "ballot" dedup keys exist: being sent a ballot is being eligible."""
+    if not keys:
+        return set()
+    rows = await session.exec(
+        select(OutboxMessage.dedup_key).where(col(OutboxMessage.dedup_key).in_(keys))
+    )
+    return {k for k in rows if k is not None}
+
+
+def _voter_key(poll: Poll, member: Member) -> str | None:
+    if member.id is None or member.status != MemberStatus.ACTIVE:
+        return None
+    if poll.scope == BallotScope.COUNTRIES:
+        if not member.country or member.country not in (poll.countries or ()):
+            return None
+        return member.country
+    return str(member.id)
+
+
+async def cast(
+    session: AsyncSession,
+    requests: Sequence[VoteRequest],
+    *,
+    now: datetime,
+    group_chat_id: int | None = None,
+    compose: Compose | None = None,
+) -> list[Cast]:
+    """Cast several secret votes in the caller's ONE transaction (a group commit, see
+    `bot/services/ballot_box.py`): for each request, in order, its ballot and None (counted) or
+    why it was refused. A refused request writes nothing; the others are written together.
+
+    What is written is what the module's docstring says, for the whole batch at once: one
+    multi-row INSERT of voters (`ON CONFLICT DO NOTHING RETURNING` says which were new: a second
+    vote, also one by the same person within the batch, is refused by the key), then per ballot
+    ONE UPDATE of every counter with the batch's summed increments. The transaction therefore
+    links a set of voters to a sum of choices, never one voter to one choice, even for someone
+    reading PostgreSQL's xmin.
+
+    When every eligible voter of a ballot has voted it closes: at once when `compose` is given
+    (the results are queued), else its deadline becomes `now` and the next `process_due` closes
+    it (the caller should wake the scheduler)."""
+    ballots = await _polls_by_id(session, {r.poll_id for r in requests})
+    results = [Cast(ballots.get(r.poll_id)) for r in requests]
+    checked: list[tuple[int, Poll, list[int]]] = []
+    for index, request in enumerate(requests):
+        poll = ballots.get(request.poll_id)
+        try:
+            if poll is None:
+                raise ServiceError("poll_not_found")
+            if poll.kind != PollKind.SECRET:
+                raise ServiceError("poll_not_secret")
+            if poll.status != PollStatus.OPEN or now >= poll.closes_at:
+                raise ServiceError("poll_closed")
+            chosen = _check_choices(poll, list(request.choices))
+        except ServiceError as error:
+            results[index].refused = error
+            continue
+        checked.append((index, poll, chosen))
+    sent = await _sent_ballots(
+        session,
+        [
+            _dedup(poll.id, "ballot", requests[i].member.id)  # type: ignore[arg-type]
+            for i, poll, _ in checked
+            if requests[i].member.id is not None
+        ],
+    )
+    rows: list[dict[str, Any]] = []
+    wanted: dict[tuple[int, str], tuple[int, list[int]]] = {}
+    for index, poll, chosen in checked:
+        member = requests[index].member
+        assert poll.id is not None
+        voter = _voter_key(poll, member)
+        if voter is None or _dedup(poll.id, "ballot", member.id) not in sent:
+            results[index].refused = ServiceError("poll_not_eligible")
+        elif (poll.id, voter) in wanted:
+            # The same voter twice in one batch: the first press counts.
+            results[index].refused = _already(poll)
+        else:
+            wanted[(poll.id, voter)] = (index, chosen)
+            rows.append({"poll_id": poll.id, "voter": voter})
+    if not rows:
+        return results
+    connection = await session.connection()
+    table = BallotVoter.__table__  # type: ignore[attr-defined]
+    inserted = await connection.execute(
+        _insert_voter(connection.dialect.name)
+        .values(rows)
+        .returning(table.c.poll_id, table.c.voter)
+    )
+    new = {(int(poll_id), str(voter)) for poll_id, voter in inserted.all()}
+    increments: dict[int, list[int]] = {}
+    for key, (index, chosen) in wanted.items():
+        poll = ballots[key[0]]
+        if key not in new:
+            # Nothing was written for it: the primary key refused a second vote.
+            results[index].refused = _already(poll)
+            continue
+        added = increments.setdefault(key[0], [0] * len(poll.options))
+        for option in chosen:
+            added[option] += 1
+    for poll_id in sorted(increments):
+        await _add_to_counters(connection, poll_id, increments[poll_id])
+    for poll_id in sorted(increments):
+        poll = ballots[poll_id]
+        # After the counters: on PostgreSQL that UPDATE waited for every earlier vote of this
+        # ballot to commit, so the last voter sees them all.
+        if await _voters(session, poll_id) >= poll.eligible:
+            if compose is not None:
+                await close(session, poll, now=now, actor=None, group_chat_id=group_chat_id,
+                            compose=compose)  # fmt: skip
+            else:
+                poll.closes_at = now
+                poll.reminded_at = poll.reminded_at or now
+                session.add(poll)
+                await session.flush()
+    return results
+
+
+async def _add_to_counters(connection: AsyncConnection, poll_id: int, added: list[int]) -> None:
+    """Rewrite EVERY counter of the ballot, adding `added[option]` (zero for most)."""
+    table = BallotCount.__table__  # type: ignore[attr-defined]
+    if connection.dialect.name == "postgresql":
+        # Lock the counters in one order for every batch: one UPDATE of several rows locks them
+        # in whatever order it finds them, and two batches could wait for each other.
+        await connection.execute(
+            select(table.c.option)
+            .where(table.c.poll_id == poll_id)
+            .order_by(table.c.option)
+            .with_for_update()
+        )
+    increment = case(
+        {option: count for option, count in enumerate(added) if count},
+        value=table.c.option,
+        else_=0,
+    )
+    await connection.execute(
+        update(table).where(table.c.poll_id == poll_id).values(count=table.c.count + increment)
+    )
+
+
 async def vote(
     session: AsyncSession,
     poll: Poll,
@@ -671,55 +832,18 @@ async def vote(
     group_chat_id: int | None = None,
     compose: Compose | None = None,
 ) -> None:
-    """Cast a member's vote in a secret ballot (see the module's docstring for what is kept).
-
-    When every eligible voter has voted the ballot closes: at once when `compose` is given (the
-    results are queued), else its deadline becomes `now` and the next `process_due` closes it
-    (the caller should wake the scheduler)."""
-    if poll.kind != PollKind.SECRET:
-        raise ServiceError("poll_not_secret")
-    if poll.status != PollStatus.OPEN or now >= poll.closes_at:
-        raise ServiceError("poll_closed")
-    chosen = _check_choices(poll, choices)
-    voter = await _voter(session, poll, member)
-    if voter is None:
-        raise ServiceError("poll_not_eligible")
+    """Cast one member's vote in a secret ballot (`cast` with one request): raises why it was
+    refused."""
     assert poll.id is not None
-    connection = await session.connection()
-    inserted = await connection.execute(
-        _insert_voter(connection.dialect.name), {"poll_id": poll.id, "voter": voter}
+    (result,) = await cast(
+        session,
+        [VoteRequest(poll.id, member, tuple(choices))],
+        now=now,
+        group_chat_id=group_chat_id,
+        compose=compose,
     )
-    if inserted.rowcount != 1:
-        # Nothing was written: the primary key refused a second vote.
-        by_country = poll.scope == BallotScope.COUNTRIES
-        raise ServiceError("poll_country_voted" if by_country else "poll_already_voted")
-    table = BallotCount.__table__  # type: ignore[attr-defined]
-    if connection.dialect.name == "postgresql":
-        # Lock the counters in one order for every vote: one UPDATE of several rows locks them
-        # in whatever order it finds them, and two votes could wait for each other.
-        await connection.execute(
-            select(table.c.option)
-            .where(table.c.poll_id == poll.id)
-            .order_by(table.c.option)
-            .with_for_update()
-        )
-    await connection.execute(
-        update(table)
-        .where(table.c.poll_id == poll.id)
-        .values(count=table.c.count + case((table.c.option.in_(chosen), 1), else_=0))
-    )
-    # After the counters: on PostgreSQL that UPDATE waited for every earlier vote of this
-    # ballot to commit, so the last voter sees them all.
-    voted = await _voters(session, poll.id)
-    if voted >= poll.eligible:
-        if compose is not None:
-            await close(session, poll, now=now, actor=None, group_chat_id=group_chat_id,
-                        compose=compose)  # fmt: skip
-        else:
-            poll.closes_at = now
-            poll.reminded_at = poll.reminded_at or now
-            session.add(poll)
-            await session.flush()
+    if result.refused is not None:
+        raise result.refused
 
 
 async def _voters(session: AsyncSession, poll_id: int) -> int:
@@ -888,6 +1012,14 @@ async def _notify(
     )
 
 
+async def _lock(session: AsyncSession, poll: Poll) -> None:
+    """Read the poll again, locked until the transaction ends (PostgreSQL; SQLite has one
+    writer at a time): a close, a cancel and a batch of votes on the same poll take turns, and
+    each sees what the one before it did (a vote is counted in the result, or refused)."""
+    await session.flush()
+    await session.refresh(poll, with_for_update=True)
+
+
 async def close(
     session: AsyncSession,
     poll: Poll,
@@ -899,6 +1031,7 @@ async def close(
 ) -> Poll:
     """Close an open poll (deadline, a moderator, or every voter voted): store the result,
     stop its messages, queue the results notice."""
+    await _lock(session, poll)
     if poll.status != PollStatus.OPEN:
         raise ServiceError("poll_closed")
     result = await _live_tally(session, poll)
@@ -925,6 +1058,7 @@ async def cancel(
 ) -> None:  # fmt: skip
     """Withdraw an open poll: no result is kept (a ballot's counters are deleted); those it
     reached are told; its quick-poll messages are stopped."""
+    await _lock(session, poll)
     if poll.status != PollStatus.OPEN:
         raise ServiceError("poll_closed")
     chats = await _told(session, poll, group_chat_id=group_chat_id)
@@ -1040,8 +1174,11 @@ async def process_due(
         )
     )
     for poll in due:
-        await close(session, poll, now=now, actor=None, group_chat_id=group_chat_id,
-                    compose=compose)  # fmt: skip
+        try:
+            await close(session, poll, now=now, actor=None, group_chat_id=group_chat_id,
+                        compose=compose)  # fmt: skip
+        except ServiceError:
+            continue  # closed or cancelled meanwhile, by a moderator or another process
         handled += 1
     to_remind = list(
         await session.exec(

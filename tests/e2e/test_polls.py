@@ -22,6 +22,7 @@ from bot.logging_setup import CHATTY_LIBRARIES, quiet_libraries
 from bot.models import OutboxMessage, Poll, PollStatus
 from bot.sandbox.driver import Replies, Sandbox, SandboxUser
 from bot.sandbox.fake_api import StoredMessage
+from bot.services import polls as polls_service
 from tests.conftest import GROUP_ID, make_member
 
 # -- people -----------------------------------------------------------------------------------
@@ -240,6 +241,55 @@ async def test_secret_ballot_flow(sandbox: Sandbox) -> None:
     # A vote after close.
     await kz.press_data(ballot, f"pl:b:{poll.id}:0")
     assert sandbox.api.callback_answers[-1].show_alert
+
+
+async def test_votes_pressed_together_are_written_together(sandbox: Sandbox) -> None:
+    """Presses that arrive in one batch of updates are cast in one transaction (the ballot
+    box's group commit), and still each voter is answered in their language, and a stranger
+    is refused as anywhere else."""
+    group = await working_group(sandbox)
+    await open_ballot(group.moderator, "Adopt? | Yes | No | Abstain --secret")
+    (poll,) = await polls_in_db(sandbox)
+    choices = {"kz": "Yes", "kz2": "No", "af": "Yes", "tj": "Abstain", "member": "Yes"}
+    ballots = {name: ballot_message(group[name]) for name in choices}
+    stranger = sandbox.user(999, "Stranger")
+    payloads = [group[name].pressing(ballots[name], label) for name, label in choices.items()] + [
+        stranger.pressing_data(ballots["kz"], f"pl:b:{poll.id}:1")
+    ]
+    answers_before = len(sandbox.api.callback_answers)
+    await sandbox.process_together(payloads)
+
+    box = sandbox.app.bot_data["ballot_box"]
+    assert box.stats.transactions == 1 and box.stats.largest == 6
+    answers = sandbox.api.callback_answers[answers_before:]
+    recorded = [a for a in answers if a.text == "Your vote has been recorded."]
+    assert len(recorded) == 4
+    assert [a.text for a in answers].count(gettext("ru", "Your vote has been recorded.")) == 1
+    refused = [a for a in answers if a.show_alert]
+    assert len(answers) == 6 and len(refused) == 1
+    assert refused[0].text and "only for members" in refused[0].text
+    for name in choices:
+        assert not ballots[name].buttons
+    assert gettext("ru", "Your vote has been recorded. Results when the ballot closes.") in (
+        ballots["kz2"].text
+    )
+    app = sandbox.app.bot_data["app"]
+    async with app.db.session() as session:
+        stored = await session.get(Poll, poll.id)
+        assert stored is not None
+        assert (await polls_service.tally(session, stored)).counts == [3, 1, 1]
+
+
+async def test_a_ballot_button_counts_in_the_middle_of_a_dialogue(sandbox: Sandbox) -> None:
+    group = await working_group(sandbox)
+    await open_ballot(group.moderator, "Adopt? | Yes | No --secret")
+    asked = await group.moderator.send("/poll")
+    assert "What is the question?" in asked.last.text
+    await group.moderator.press(ballot_message(group.moderator), "Yes")
+    assert sandbox.api.callback_answers[-1].text == "Your vote has been recorded."
+    # The dialogue goes on where it was.
+    replies = await group.moderator.send("Where do we meet next?")
+    assert "Send the options" in replies.last.text
 
 
 async def test_multiple_choice_ballot(sandbox: Sandbox) -> None:
