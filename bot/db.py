@@ -47,6 +47,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # An error names the statement but not its values: a failed vote's traceback must not show
+    # a voter or a choice, nor any other member's data, in the log.
+    kwargs.setdefault("hide_parameters", True)
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -81,7 +84,7 @@ class Database:
             return None
         if self._sync_engine is None:
             url = self.engine.url.set(drivername="sqlite+pysqlite")
-            engine = create_engine(url, connect_args={"timeout": 0})
+            engine = create_engine(url, connect_args={"timeout": 0}, hide_parameters=True)
             event.listen(engine, "connect", lambda c, r: _sqlite_pragmas(c, r, busy_timeout_ms=0))
             self._sync_engine = engine
         return self._sync_engine

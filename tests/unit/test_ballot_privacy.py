@@ -269,3 +269,21 @@ async def test_control_a_message_naming_the_choice_is_found(
         )
     await _collect(db, evidence, caplog)
     assert any("outbox row ties a voter" in f for f in _links(evidence, closed=False))
+
+
+async def test_a_failed_statement_shows_no_values(db: Database) -> None:
+    """A database error (logged with its traceback by the error handler, next to the update's
+    user) names the statement but not its values: a failed vote shows no voter or choice."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.models import BallotVoter
+
+    row = {"poll_id": 987_654, "voter": "voter-4242"}  # no such poll: the foreign key refuses
+    with pytest.raises(IntegrityError) as refused:
+        async with db.session() as session:
+            connection = await session.connection()
+            await connection.execute(insert(BallotVoter).values(**row))
+    message = str(refused.value)
+    assert "ballot_voters" in message  # the statement is named
+    assert "voter-4242" not in message and "987654" not in message
