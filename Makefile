@@ -40,6 +40,8 @@ bench: install
 	$(BIN)/python bench/bench_help.py
 	$(BIN)/python bench/bench_broadcast.py
 	$(BIN)/python bench/bench_meetings.py
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_ballot.py
 
 messages: install
 	PATH=$(BIN):$$PATH ./scripts/update_messages.sh

@@ -225,6 +225,9 @@ async def bench(
         group_chat_id=None,
         default_timezone="Asia/Almaty",
         default_language="en",
+        # The ballots go out before each round (not timed): as fast as paid broadcasts may.
+        delivery_rate=1000,
+        delivery_paid_broadcast=True,
     )
     spec = BotApiSpec.load()
     echo_api, wg_api = FakeBotAPI(spec, limits=None), FakeBotAPI(spec, limits=None)
