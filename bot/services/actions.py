@@ -32,7 +32,6 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -50,6 +49,7 @@ from bot.models.types import UTCDateTime
 from bot.services import audit, countries, meetings, members, outbox, timezones
 from bot.services.errors import ServiceError
 from bot.services.outbox import Recipient
+from bot.services.sql import insert_ignoring_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -689,23 +689,24 @@ async def open_minutes(
     found = await _minutes_of(session, meeting.id, occurrence.start)
     if found is not None:
         return found
-    minutes = MeetingMinutes(
-        meeting_id=meeting.id,
-        occurrence_start=occurrence.start,
-        created_by_id=actor.id,
-        created_at=now,
-        updated_at=now,
+    connection = await session.connection()
+    # If another moderator opened them at the same moment, theirs are the minutes.
+    await connection.execute(
+        insert_ignoring_conflicts(
+            connection.dialect.name, MeetingMinutes, ["meeting_id", "occurrence_start"]
+        ).values(
+            meeting_id=meeting.id,
+            occurrence_start=occurrence.start,
+            notes="",
+            decisions=[],
+            created_by_id=actor.id,
+            created_at=now,
+            updated_at=now,
+        )
     )
-    try:
-        async with session.begin_nested():
-            session.add(minutes)
-    except IntegrityError:
-        # Another moderator opened them at the same moment.
-        found = await _minutes_of(session, meeting.id, occurrence.start)
-        if found is None:
-            raise
-        return found
-    return minutes
+    found = await _minutes_of(session, meeting.id, occurrence.start)
+    assert found is not None
+    return found
 
 
 async def add_notes(

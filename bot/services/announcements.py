@@ -42,6 +42,7 @@ from bot.models import (
 from bot.services import audit, countries, outbox
 from bot.services.errors import ServiceError
 from bot.services.outbox import Recipient
+from bot.services.sql import insert_ignoring_conflicts
 
 KIND = "announcement"
 REPORT_KIND = "announcement_report"
@@ -551,16 +552,14 @@ async def acknowledge(
     ).first()
     if already is not None:
         return False
-    try:
-        async with session.begin_nested():
-            session.add(
-                AnnouncementAck(
-                    announcement_id=announcement_id, member_id=member.id, acknowledged_at=now
-                )
-            )
-    except IntegrityError:  # a double press, handled by two processes at once
-        return False
-    return True
+    connection = await session.connection()
+    written = await connection.execute(
+        insert_ignoring_conflicts(
+            connection.dialect.name, AnnouncementAck, ["announcement_id", "member_id"]
+        ).values(announcement_id=announcement_id, member_id=member.id, acknowledged_at=now)
+    )
+    # Nothing written: a double press, handled by two processes at once.
+    return bool(written.rowcount == 1)
 
 
 async def unacknowledged(session: AsyncSession, announcement: Announcement) -> list[Member]:

@@ -78,8 +78,6 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, func, insert, or_, true, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -105,6 +103,7 @@ from bot.services import audit, countries, outbox, timezones
 from bot.services.errors import ServiceError
 from bot.services.meeting_input import clean_text
 from bot.services.outbox import Recipient
+from bot.services.sql import insert_ignoring_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -638,8 +637,7 @@ def _check_choices(poll: Poll, choices: list[int]) -> list[int]:
 
 
 def _insert_voter(dialect: str) -> Any:
-    maker = pg_insert if dialect == "postgresql" else sqlite_insert
-    return maker(BallotVoter).on_conflict_do_nothing(index_elements=["poll_id", "voter"])
+    return insert_ignoring_conflicts(dialect, BallotVoter, ["poll_id", "voter"])
 
 
 @dataclass(frozen=True, slots=True)

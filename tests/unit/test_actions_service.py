@@ -572,6 +572,22 @@ async def test_minutes_open_on_the_latest_occurrence_that_has_started(db: Databa
         assert [o.start for o in started] == [NOW - timedelta(days=500)]
 
 
+async def test_opened_minutes_roll_back_with_their_transaction(db: Database) -> None:
+    """Opening minutes is part of the caller's transaction (on SQLite a SAVEPOINT as the first
+    write would have committed it on its own)."""
+    people = await _people(db)
+    old = await _meeting(db, people, starts_at=NOW - timedelta(days=2))
+    async with db.session() as session:
+        meeting = await session.get(Meeting, old)
+        mod = await session.get(Member, people["mod"])
+        assert meeting is not None and mod is not None
+        opened = await actions.open_minutes(session, meeting, actor=mod, now=NOW)
+        assert opened.id is not None and opened.notes == "" and opened.decisions == []
+        await session.rollback()
+    async with db.session() as session:
+        assert list(await session.exec(select(MeetingMinutes))) == []
+
+
 async def test_notes_decisions_items_and_sending_the_minutes(db: Database) -> None:
     people = await _people(db)
     meeting_id = await _meeting(

@@ -3,6 +3,7 @@ reminders, cancel, recall and history."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -370,6 +371,54 @@ async def test_acknowledged_once_by_members_it_reached(db: Database) -> None:
         assert (progress.acknowledged, progress.reached, progress.sent) == (1, 2, 2)
         missing = await announcements.unacknowledged(session, announcement)
         assert [m.id for m in missing] == [people["fp_kg"]]
+
+
+async def test_a_double_press_in_two_transactions_counts_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two transactions acknowledge at once (two processes): one writes, the other is told
+    it was already done, and neither fails; each transaction stays one transaction."""
+    monkeypatch.setattr("bot.db.SQLITE_BUSY_TIMEOUT_MS", 30_000)
+    people = await _people(db)
+    ident = await _publish(db, Audience(focal_points=True), author=people["mod"], ask_ack=True)
+    await _deliver_all(db)
+    both_checked = asyncio.Barrier(2)
+    real_reached = announcements.reached
+
+    async def reached_then_wait(*args: Any, **kwargs: Any) -> bool:
+        found = await real_reached(*args, **kwargs)
+        await both_checked.wait()  # both are past the checks before either writes
+        return found
+
+    monkeypatch.setattr(announcements, "reached", reached_then_wait)
+
+    async def press() -> bool:
+        async with db.session() as session:
+            member = await session.get(Member, people["fp_kz"])
+            assert member is not None
+            return await announcements.acknowledge(session, ident, member, now=NOW)
+
+    outcomes = await asyncio.gather(press(), press())
+    assert sorted(outcomes) == [False, True]
+    async with db.session() as session:
+        announcement = await announcements.get(session, ident)
+        assert (await announcements.progress(session, announcement)).acknowledged == 1
+
+
+async def test_an_acknowledgement_rolls_back_with_its_transaction(db: Database) -> None:
+    """The acknowledgement is part of the caller's transaction (on SQLite a SAVEPOINT as the
+    first write would have committed it on its own)."""
+    people = await _people(db)
+    ident = await _publish(db, Audience(focal_points=True), author=people["mod"], ask_ack=True)
+    await _deliver_all(db)
+    async with db.session() as session:
+        member = await session.get(Member, people["fp_kz"])
+        assert member is not None
+        assert await announcements.acknowledge(session, ident, member, now=NOW)
+        await session.rollback()
+    async with db.session() as session:
+        announcement = await announcements.get(session, ident)
+        assert (await announcements.progress(session, announcement)).acknowledged == 0
 
 
 async def test_not_acknowledged_are_listed_by_country_and_reminded_once(db: Database) -> None:
