@@ -103,7 +103,7 @@ from bot.services import audit, countries, outbox, timezones
 from bot.services.errors import ServiceError
 from bot.services.meeting_input import clean_text
 from bot.services.outbox import Recipient
-from bot.services.sql import insert_ignoring_conflicts
+from bot.services.sql import insert_ignoring_conflicts, lock_rows
 
 log = logging.getLogger(__name__)
 
@@ -668,12 +668,11 @@ async def _polls_by_id(session: AsyncSession, ids: set[int]) -> dict[int, Poll]:
     wanted = [i for i in ids if 0 < i <= MAX_ID]
     if not wanted:
         return {}
-    # Locked (PostgreSQL), in one order, and read afresh: see `_lock`.
+    # Locked, and read afresh: see `_lock`.
+    await lock_rows(session, Poll.__table__, wanted)  # type: ignore[attr-defined]
     rows = await session.exec(
         select(Poll)
         .where(col(Poll.id).in_(sorted(wanted)))
-        .order_by(col(Poll.id))
-        .with_for_update()
         .execution_options(populate_existing=True)
     )
     return {p.id: p for p in rows if p.id is not None}
@@ -1011,11 +1010,13 @@ async def _notify(
 
 
 async def _lock(session: AsyncSession, poll: Poll) -> None:
-    """Read the poll again, locked until the transaction ends (PostgreSQL; SQLite has one
-    writer at a time): a close, a cancel and a batch of votes on the same poll take turns, and
-    each sees what the one before it did (a vote is counted in the result, or refused)."""
+    """Read the poll again, locked until the transaction ends: a close, a cancel and a batch of
+    votes on the same poll take turns, and each sees what the one before it did (a vote is
+    counted in the result, or refused as too late; never told "recorded" and then lost)."""
+    assert poll.id is not None
     await session.flush()
-    await session.refresh(poll, with_for_update=True)
+    await lock_rows(session, Poll.__table__, [poll.id])  # type: ignore[attr-defined]
+    await session.refresh(poll)
 
 
 async def close(

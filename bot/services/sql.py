@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def insert_ignoring_conflicts(dialect: str, table: Any, index_elements: list[str]) -> Any:
@@ -18,3 +20,23 @@ def insert_ignoring_conflicts(dialect: str, table: Any, index_elements: list[str
     two transactions."""
     maker = pg_insert if dialect == "postgresql" else sqlite_insert
     return maker(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+async def lock_rows(session: AsyncSession, table: Any, ids: list[int]) -> None:
+    """Hold these rows (by `id`) until the transaction ends, so that what the transaction reads
+    next is what it writes against, and a concurrent writer of them waits for its commit.
+
+    PostgreSQL: `SELECT ... FOR UPDATE`, in id order (two transactions never wait for each other
+    in a circle). SQLite has one writer at a time and Python's sqlite3 reads outside a
+    transaction until the first write: a do-nothing UPDATE of the rows begins the transaction
+    and takes the database's write lock now, before the reads, not at the first real write."""
+    if not ids:
+        return
+    connection = await session.connection()
+    column = table.c.id
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            select(column).where(column.in_(sorted(ids))).order_by(column).with_for_update()
+        )
+    else:
+        await connection.execute(update(table).where(column.in_(ids)).values(id=column))

@@ -228,3 +228,68 @@ async def test_votes_in_two_ballots_in_one_batch(db: Database) -> None:
     assert box.stats.transactions == 1
     assert await _tally(db, first) == polls.Tally([2, 2, 0], 4, 5, None)
     assert await _tally(db, second) == polls.Tally([3, 3], 3, 5, None)
+
+
+async def _probe_write(db: Database, poll_id: int) -> str:
+    """From another connection, without waiting: could a vote or a close of this ballot be
+    written now? "locked" while a transaction holds it."""
+    if db.dialect == "sqlite":
+        import sqlite3
+
+        other = db.sqlite_driver_connection()
+        assert other is not None
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            assert "locked" in str(error)
+            return "locked"
+        other.execute("ROLLBACK")
+        return "free"
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    async with db.engine.connect() as other:
+        try:
+            await other.execute(
+                text("SELECT id FROM polls WHERE id = :id FOR UPDATE NOWAIT"), {"id": poll_id}
+            )
+        except DBAPIError:
+            return "locked"
+        finally:
+            await other.rollback()
+    return "free"
+
+
+async def test_a_close_and_a_batch_of_votes_take_turns(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a ballot is closing (its result read, not yet stored) no vote can be written, and
+    while a batch of votes is being written the ballot cannot be closed: a vote is counted in
+    the result or refused as too late, never told "recorded" and then lost."""
+    mod = await _member(db, 1, Role.MODERATOR)
+    voters = await _voters(db, 3)
+    poll_id = await _open(db, mod, _secret())
+    assert await _probe_write(db, poll_id) == "free"  # the probe can tell both apart
+    seen: list[str] = []
+    real_sent, real_tally = polls._sent_ballots, polls._live_tally
+
+    async def sent_then_probe(session: Any, keys: list[str]) -> set[str]:
+        seen.append("voting: " + await _probe_write(db, poll_id))
+        return await real_sent(session, keys)
+
+    async def tally_then_probe(session: Any, poll: Any) -> polls.Tally:
+        result = await real_tally(session, poll)
+        seen.append("closing: " + await _probe_write(db, poll_id))
+        return result
+
+    monkeypatch.setattr(polls, "_sent_ballots", sent_then_probe)
+    monkeypatch.setattr(polls, "_live_tally", tally_then_probe)
+    box = _box(db)
+    assert (await box.cast(Press(voters[0], poll_id, (1,)))).refused is None
+    async with db.session() as session:
+        poll = await polls.get(session, poll_id)
+        await polls.close(session, poll, now=NOW, actor=None, group_chat_id=GROUP, compose=compose)
+    assert seen == ["voting: locked", "closing: locked"]
+    late = await box.cast(Press(voters[1], poll_id, (0,)))
+    assert late.refused is not None and late.refused.code == "poll_closed"
+    assert (await _poll(db, poll_id)).results["counts"] == [0, 1, 0]  # type: ignore[index]
