@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.delivery import DeliveryLimits, DeliveryWorker
 from bot.migrations import schema_is_current
 from bot.models import Role
+from bot.persistence import DatabasePersistence
 from bot.scheduler import Scheduler
 from bot.services import members, outbox
 
@@ -55,9 +56,15 @@ def build_application(
         token = settings.require_token()
     else:
         token = settings.bot_token.get_secret_value() if settings.bot_token else SANDBOX_TOKEN
+    app = AppContext(
+        settings=settings,
+        db=database or Database(settings.database_url),
+        clock=clock or SystemClock(),
+    )
     builder = (
         ApplicationBuilder()
         .token(token)
+        .persistence(DatabasePersistence(app, before_load=_require_current_schema))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
@@ -68,11 +75,6 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
-    app = AppContext(
-        settings=settings,
-        db=database or Database(settings.database_url),
-        clock=clock or SystemClock(),
-    )
     application.bot_data["app"] = app
     worker = DeliveryWorker(
         app,
@@ -97,14 +99,19 @@ def build_application(
     return application
 
 
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
-    from handlers import menu
-
-    app: AppContext = application.bot_data["app"]
+async def _require_current_schema(app: AppContext) -> None:
+    """Before anything reads a table (the dialogues are loaded first, in initialize())."""
     if not await schema_is_current(app.db):
         raise SchemaOutOfDate(
             "The database schema is out of date: run `wgbot db upgrade` (or set AUTO_MIGRATE=true)."
         )
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    from handlers import menu
+
+    app: AppContext = application.bot_data["app"]
+    await _require_current_schema(app)
     async with app.db.session() as session:
         await members.bootstrap_admins(session, app.settings.admin_ids, app.clock.now())
         staff = await members.with_role_at_least(session, Role.MODERATOR)

@@ -235,6 +235,7 @@ def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
             },
             fallbacks=[CommandHandler("cancel", cancel_dialogue, filters=only_new)],
             name="access_request",
+            persistent=True,
             per_message=False,
         )
     app.add_handler(dialogue, group)

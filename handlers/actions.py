@@ -866,6 +866,7 @@ def register(app: Application, group: int) -> None:  # type: ignore[type-arg]
             },
             fallbacks=[CommandHandler("cancel", cancel_dialogue, filters=only_new)],
             name="actions",
+            persistent=True,
             per_message=False,
             allow_reentry=True,
         )

@@ -673,6 +673,7 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
             },
             fallbacks=[CommandHandler("cancel", cancel_dialogue, filters=only_new)],
             name="announce",
+            persistent=True,
             per_message=False,
             allow_reentry=True,
         )

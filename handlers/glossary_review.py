@@ -727,6 +727,7 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
             },
             fallbacks=[CommandHandler("cancel", cancel_dialogue, filters=only_new)],
             name="glossary",
+            persistent=True,
             per_message=False,
             allow_reentry=True,
         )

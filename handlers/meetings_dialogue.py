@@ -1078,6 +1078,7 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
             },
             fallbacks=[CommandHandler("cancel", cancel_dialogue, filters=only_new)],
             name="newmeeting",
+            persistent=True,
             per_message=False,
             allow_reentry=True,
         )

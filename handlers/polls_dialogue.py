@@ -604,6 +604,7 @@ def conversation() -> ConversationHandler:  # type: ignore[type-arg]
             },
             fallbacks=[CommandHandler("cancel", cancel_dialogue, filters=only_new)],
             name="poll",
+            persistent=True,
             per_message=False,
             allow_reentry=True,
         )

@@ -52,6 +52,8 @@ async def forget_answer(update: Update, context: CallbackContext, caller: Caller
         await members.forget(caller.session, caller.member, caller.now)
     else:
         await access_requests.forget(caller.session, caller.user.id)
+    # Their dialogue drafts too, in memory (the stored copy went with the rows above).
+    context.application.drop_user_data(caller.user.id)
     await edit(update, caller.render("privacy/forgotten.html"))
 
 

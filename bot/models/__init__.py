@@ -7,6 +7,7 @@ from bot.models.announcements import (
     AttachmentKind,
 )
 from bot.models.audit import AuditAction, AuditEntry
+from bot.models.dialogues import DialogueState
 from bot.models.knowledge import (
     ChangeAction,
     EntryStatus,
@@ -67,6 +68,7 @@ __all__ = [
     "BallotScope",
     "BallotVoter",
     "ChangeAction",
+    "DialogueState",
     "EntryStatus",
     "GlossaryChange",
     "GlossaryEntry",

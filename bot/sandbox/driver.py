@@ -368,6 +368,9 @@ class Sandbox:
         ]
         # Their errors went to the error handlers already (as a blocking handler's would).
         await asyncio.gather(*spawned, return_exceptions=True)
+        # A running Application writes its dialogues' state every few seconds and at stop;
+        # here after every update, so a restart finds exactly what was said.
+        await self.app.update_persistence()
 
     async def poll_state(self, message: StoredMessage) -> Replies:
         """Telegram's `poll` update: the poll's current counts (how anonymous votes arrive)."""

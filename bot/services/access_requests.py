@@ -15,7 +15,7 @@ from bot.models import (
     Member,
     MemberStatus,
 )
-from bot.services import audit, members
+from bot.services import audit, dialogues, members
 from bot.services.errors import ServiceError
 
 MAX_NOTE = 500
@@ -104,4 +104,5 @@ async def forget(session: AsyncSession, telegram_id: int) -> None:
     rows = await session.exec(select(AccessRequest).where(AccessRequest.telegram_id == telegram_id))
     for request in rows:
         await session.delete(request)
+    await dialogues.forget(session, telegram_id)
     await session.flush()

@@ -18,7 +18,7 @@ from bot.models import (
     MemberStatus,
     Role,
 )
-from bot.services import audit, countries, outbox
+from bot.services import audit, countries, dialogues, outbox
 from bot.services.errors import ServiceError
 
 MAX_NAME = 256
@@ -287,6 +287,7 @@ async def lose_group_access(session: AsyncSession, telegram_id: int, now: dateti
         session, AuditAction.LOST_ACCESS, at=now, subject=member, detail="left group"
     )
     await outbox.cancel_for_person(session, member.id, member.telegram_id)
+    await dialogues.forget(session, member.telegram_id)
     await session.delete(member)
     await session.flush()
     return True
@@ -331,6 +332,7 @@ async def forget(session: AsyncSession, member: Member, now: datetime) -> None:
     for request in requests:
         await session.delete(request)
     await outbox.cancel_for_person(session, member.id, member.telegram_id)
+    await dialogues.forget(session, member.telegram_id)
     await session.delete(member)
     await session.flush()
 

@@ -40,3 +40,12 @@ async def lock_rows(session: AsyncSession, table: Any, ids: list[int]) -> None:
         )
     else:
         await connection.execute(update(table).where(column.in_(ids)).values(id=column))
+
+
+def upsert(dialect: str, table: Any, index_elements: list[str], values: dict[str, Any]) -> Any:
+    """INSERT ... ON CONFLICT (index_elements) DO UPDATE SET the other columns, on SQLite or
+    PostgreSQL: write the row whether or not it exists."""
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = maker(table).values(**values)
+    changed = {k: statement.excluded[k] for k in values if k not in index_elements}
+    return statement.on_conflict_do_update(index_elements=index_elements, set_=changed)
