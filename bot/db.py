@@ -114,6 +114,10 @@ class Database:
                 await session.rollback()
                 raise
 
+    def unit_of_work(self) -> UnitOfWork:
+        """`session()` made on first use: see UnitOfWork."""
+        return UnitOfWork(self)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._sync_engine is not None:
@@ -121,3 +125,40 @@ class Database:
         if self._driver_connection is not None:
             self._driver_connection.close()
             self._driver_connection = None
+
+
+class UnitOfWork:
+    """An update's unit of work, like `Database.session()`, but the session is made only when
+    something asks for it: most updates (a /help, a page of a list) are answered from memory and
+    need no session at all, and making and closing one costs more than the rest of their work.
+
+    Used as `async with db.unit_of_work() as work:`; `work.session` makes the session; at the end
+    of the block it commits (when a transaction is open) or rolls back (on an exception)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._db._sessions()
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        session = self._session
+        if session is None:
+            return
+        try:
+            if kind is not None:
+                await session.rollback()
+            elif session.in_transaction():
+                await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await session.close()

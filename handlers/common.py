@@ -28,6 +28,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.context import AppContext
+from bot.db import UnitOfWork
 from bot.html_text import parse_html, split_html
 from bot.i18n import gettext, pick_language
 from bot.models import Admission, Member, MemberStatus, Role
@@ -59,9 +60,14 @@ class Caller:
     identity: Identity | None
     member: Member | None
     locale: str
-    session: AsyncSession
+    work: UnitOfWork
     app: AppContext
     chat_type: str
+
+    @property
+    def session(self) -> AsyncSession:
+        """This update's session (one transaction), made on first use."""
+        return self.work.session
 
     @property
     def actor(self) -> Member:
@@ -144,7 +150,7 @@ async def _in_group_chat(context: CallbackContext, group_id: int, user_id: int) 
 
 
 async def resolve(
-    update: Update, context: CallbackContext, session: AsyncSession, *, load_member: bool = True
+    update: Update, context: CallbackContext, work: UnitOfWork, *, load_member: bool = True
 ) -> Caller | None:
     user = update.effective_user
     chat = update.effective_chat
@@ -152,23 +158,27 @@ async def resolve(
         return None
     app = app_context(context)
     profile = profile_of(user)
-    identity = await app.identities.lookup(session, user.id)
+    known, identity = app.identities.fresh(user.id)
+    if not known:
+        identity = await app.identities.lookup(work.session, user.id)
     member: Member | None = None
     group_id = app.settings.group_chat_id
     if identity is None and group_id is not None:
         # Someone in the working group's chat is a member: admit on first contact.
         seen_in_group = chat is not None and chat.id == group_id
         if seen_in_group or await _in_group_chat(context, group_id, user.id):
-            member = await members.admit(session, profile, via=Admission.GROUP, now=app.clock.now())
+            member = await members.admit(
+                work.session, profile, via=Admission.GROUP, now=app.clock.now()
+            )
     elif identity is not None:
         # Keep name and username current, and wake an inactive member up: they wrote to us.
         stale = identity.has_access and (
             not identity.matches(profile) or identity.status == MemberStatus.INACTIVE
         )
         if load_member or stale:
-            member = await members.by_telegram_id(session, user.id)
+            member = await members.by_telegram_id(work.session, user.id)
             if member is not None and stale:
-                await members.refresh_profile(session, member, profile)
+                await members.refresh_profile(work.session, member, profile)
     if member is not None:
         identity = Identity.of(member)
     return Caller(
@@ -176,7 +186,7 @@ async def resolve(
         identity=identity,
         member=member,
         locale=_language(identity, user, app),
-        session=session,
+        work=work,
         app=app,
         chat_type=chat.type if chat else ChatType.PRIVATE,
     )
@@ -263,8 +273,8 @@ def _guarded(
     @wraps(handler)
     async def wrapper(update: Update, context: CallbackContext) -> Any:
         app = app_context(context)
-        async with app.db.session() as session:
-            caller = await resolve(update, context, session, load_member=load_member)
+        async with app.db.unit_of_work() as work:
+            caller = await resolve(update, context, work, load_member=load_member)
             if caller is None:
                 return None
             if not caller.may(role):

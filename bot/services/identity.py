@@ -91,6 +91,14 @@ class IdentityCache:
             self._entries[telegram_id] = (now + self.ttl, identity)
         return identity
 
+    def fresh(self, telegram_id: int) -> tuple[bool, Identity | None]:
+        """(True, who) when memory knows (who None: a stranger), (False, None) when `lookup`
+        must ask the database."""
+        hit = self._entries.get(telegram_id)
+        if hit is not None and hit[0] > self._clock():
+            return True, hit[1]
+        return False, None
+
     def peek(self, telegram_id: int) -> Identity | None:
         """What is remembered of someone, without asking the database (None if nothing)."""
         hit = self._entries.get(telegram_id)
