@@ -75,6 +75,8 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     application = builder.build()
+    if isinstance(application.persistence, DatabasePersistence):
+        application.persistence.application = application
     application.bot_data["app"] = app
     worker = DeliveryWorker(
         app,

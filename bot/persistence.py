@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -23,6 +24,8 @@ from bot.services import dialogues
 log = logging.getLogger(__name__)
 
 UPDATE_INTERVAL_SECONDS = 5.0
+# How often a running bot looks for drafts left untouched too long (dialogues.STALE_AFTER).
+STALE_CHECK = timedelta(hours=1)
 
 UserData = dict[Any, Any]
 # python-telegram-bot's shapes (its own aliases live in a private module).
@@ -47,6 +50,9 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         )
         self.app = app
         self._before_load = before_load
+        # Set by build_application: to drop the in-memory copy of drafts found stale.
+        self.application: Any = None
+        self._stale_checked: datetime | None = None
         # Who has a row: an empty user_data for anybody else needs no statement.
         self._stored: set[int] = set()
 
@@ -56,11 +62,13 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
         async with self.app.db.session() as session:
             found = await dialogues.load_user_data(session, now=self.app.clock.now())
         self._stored = set(found)
+        self._stale_checked = self.app.clock.now()
         if found:
             log.info("dialogues of %s person(s) resumed", len(found))
         return found
 
     async def update_user_data(self, user_id: int, data: UserData) -> None:
+        await self._drop_stale_now_and_then()
         if not data and user_id not in self._stored:
             return
         async with self.app.db.session() as session:
@@ -69,6 +77,23 @@ class DatabasePersistence(BasePersistence[UserData, dict[Any, Any], dict[Any, An
             self._stored.add(user_id)
         else:
             self._stored.discard(user_id)
+
+    async def _drop_stale_now_and_then(self) -> None:
+        """While the bot runs (the start does it too): at most once per STALE_CHECK, on the
+        persistence's regular run, drafts untouched for dialogues.STALE_AFTER go, from the
+        database and from memory; a step of theirs then finds no draft and starts afresh."""
+        now = self.app.clock.now()
+        if self._stale_checked is not None and now - self._stale_checked < STALE_CHECK:
+            return
+        self._stale_checked = now
+        async with self.app.db.session() as session:
+            gone = await dialogues.drop_stale(session, now=now)
+        for user_id in gone:
+            self._stored.discard(user_id)
+            if self.application is not None:
+                self.application.drop_user_data(user_id)
+        if gone:
+            log.info("dialogue drafts of %s person(s) dropped: untouched too long", len(gone))
 
     async def drop_user_data(self, user_id: int) -> None:
         async with self.app.db.session() as session:

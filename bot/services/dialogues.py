@@ -33,7 +33,7 @@ def conversation_scope(name: str) -> str:
 async def load_user_data(session: AsyncSession, *, now: datetime) -> dict[int, dict[Any, Any]]:
     """Every person's stored drafts; ones that cannot be read back (a dialogue whose code
     changed since) are dropped with a warning, as are stale ones."""
-    await _drop_stale(session, now)
+    await drop_stale(session, now=now)
     rows = await session.exec(select(DialogueState).where(DialogueState.scope == USERS))
     found: dict[int, dict[Any, Any]] = {}
     unreadable: list[str] = []
@@ -117,11 +117,18 @@ async def _write(session: AsyncSession, scope: str, key: str, data: bytes, now: 
     )
 
 
-async def _drop_stale(session: AsyncSession, now: datetime) -> None:
-    """Drafts and steps untouched for STALE_AFTER: a person who comes back after that starts
-    again rather than find their next message taken as the answer to an old question."""
-    await session.exec(
-        delete(DialogueState).where(  # type: ignore[call-overload]
-            col(DialogueState.updated_at) < now - STALE_AFTER
+async def drop_stale(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Drafts and steps untouched for STALE_AFTER go: a person who comes back after that starts
+    again rather than find their next message taken as the answer to an old question. Returns
+    the people whose drafts went (their copy in memory should go too)."""
+    cutoff = now - STALE_AFTER
+    users = await session.exec(
+        select(DialogueState.key).where(
+            DialogueState.scope == USERS, col(DialogueState.updated_at) < cutoff
         )
     )
+    gone = [int(key) for key in users]
+    await session.exec(
+        delete(DialogueState).where(col(DialogueState.updated_at) < cutoff)  # type: ignore[call-overload]
+    )
+    return gone

@@ -107,3 +107,15 @@ async def test_a_draft_left_for_a_month_is_dropped(
     replies = await mod.send("Dushanbe")  # not taken as an answer to the old question
     assert "Done" not in [b["text"] for row in replies.last.buttons for b in row]
     assert await polls_in_db(again) == []
+
+
+async def test_a_draft_left_for_a_month_while_the_bot_runs_is_dropped(sandbox: Sandbox) -> None:
+    group = await working_group(sandbox)
+    await half_a_poll(group.moderator)
+    sandbox.clock.advance(timedelta(days=31))  # type: ignore[attr-defined]
+    await group["kz"].send("/help")  # anybody's update: the bot's regular look at its drafts
+    assert await stored(sandbox) == []
+    replies = await group.moderator.send("Dushanbe")  # the step finds no draft: start again
+    assert "Done" not in [b["text"] for row in replies.last.buttons for b in row]
+    assert "/poll" in replies.last.text
+    assert await polls_in_db(sandbox) == []
