@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if skipped:
         terminalreporter.write_line(f"{len(skipped)} test(s) skipped: failing the run", red=True)
         terminalreporter._session.exitstatus = pytest.ExitCode.TESTS_FAILED  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def restarts(sandbox: Sandbox) -> AsyncIterator[list[Sandbox]]:
+    """Bots started after the first one (same database, same Telegram); stopped at the end."""
+    started: list[Sandbox] = []
+    yield started
+    for again in started:
+        await again.stop()
+
+
+async def restart(sandbox: Sandbox, restarts: list[Sandbox], down_for: timedelta) -> Sandbox:
+    """Stop the bot (a normal stop), let `down_for` pass with nobody running, start a new
+    process on the same database and the same Telegram; it sends what was due."""
+    await sandbox.stop()
+    sandbox.clock.advance(down_for)  # type: ignore[attr-defined]
+    again = Sandbox(sandbox.settings, clock=sandbox.clock, api=sandbox.api)
+    restarts.append(again)
+    await again.start()
+    await again.deliver()
+    return again

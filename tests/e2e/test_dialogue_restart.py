@@ -5,34 +5,14 @@ was left untouched for a month."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
 from bot.models import DialogueState
 from bot.sandbox.driver import Sandbox, SandboxUser
+from tests.conftest import restart
 from tests.e2e.test_polls import polls_in_db, working_group
-
-
-@pytest.fixture
-async def restarts(sandbox: Sandbox) -> AsyncIterator[list[Sandbox]]:
-    started: list[Sandbox] = []
-    yield started
-    for again in started:
-        await again.stop()
-
-
-async def restart(sandbox: Sandbox, restarts: list[Sandbox], down_for: timedelta) -> Sandbox:
-    """Stop the bot (a normal stop), let time pass, start a new process on the same database
-    and the same Telegram."""
-    await sandbox.stop()
-    sandbox.clock.advance(down_for)  # type: ignore[attr-defined]
-    again = Sandbox(sandbox.settings, clock=sandbox.clock, api=sandbox.api)
-    restarts.append(again)
-    await again.start()
-    return again
 
 
 async def stored(sandbox: Sandbox) -> list[DialogueState]:

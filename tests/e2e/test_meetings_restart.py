@@ -4,7 +4,6 @@ sent twice or lost, and what fell due while the bot was down follows the written
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -12,29 +11,10 @@ from sqlmodel import col, select
 
 from bot.models import MeetingReminder, ReminderOutcome
 from bot.sandbox.driver import Sandbox, SandboxUser
+from tests.conftest import restart
 from tests.e2e.test_meetings import START, bot_messages, create_one_line, working_group
 
 REMINDER = "⏰"
-
-
-@pytest.fixture
-async def restarts(sandbox: Sandbox) -> AsyncIterator[list[Sandbox]]:
-    """Bots started after the first one (same database, same Telegram); stopped at the end."""
-    started: list[Sandbox] = []
-    yield started
-    for again in started:
-        await again.stop()
-
-
-async def restart(sandbox: Sandbox, restarts: list[Sandbox], down_for: timedelta) -> Sandbox:
-    """Stop the bot, let `down_for` pass with nobody running, start a new process."""
-    await sandbox.stop()
-    sandbox.clock.advance(down_for)  # type: ignore[attr-defined]
-    again = Sandbox(sandbox.settings, clock=sandbox.clock, api=sandbox.api)
-    restarts.append(again)
-    await again.start()
-    await again.deliver()
-    return again
 
 
 async def handled(sandbox: Sandbox) -> list[tuple[int, str]]:
