@@ -145,6 +145,16 @@ class UnitOfWork:
             self._session = self._db._sessions()
         return self._session
 
+    async def commit(self) -> None:
+        """Make what was written so far durable now (nothing to do if nothing was)."""
+        if self._session is not None:
+            await self._session.commit()
+
+    async def rollback(self) -> None:
+        """Drop what was written and not committed."""
+        if self._session is not None:
+            await self._session.rollback()
+
     async def __aenter__(self) -> UnitOfWork:
         return self
 

@@ -108,12 +108,12 @@ class Caller:
     async def commit(self) -> None:
         """Make this update's changes durable now: before the delivery worker is woken for
         rows it queued, or before an answer that says a change was made."""
-        await self.session.commit()
+        await self.work.commit()
 
     async def discard(self) -> None:
         """Drop this update's changes not yet committed: a refused request changes nothing,
         even when a service had written part of it before it refused."""
-        await self.session.rollback()
+        await self.work.rollback()
 
     def became(self, member: Member | None) -> None:
         """The caller's row changed during this update (admitted, language set, forgotten)."""

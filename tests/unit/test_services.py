@@ -166,3 +166,33 @@ def test_offset_zone_keeps_its_minutes() -> None:
     zone = timezones.zone("UTC+04:30", "Asia/Almaty")
     assert NOW.astimezone(zone).strftime("%H:%M") == "13:30"
     assert timezones.zone("Nowhere/City", "Asia/Almaty").key == "Asia/Almaty"  # type: ignore[attr-defined]
+
+
+async def test_a_unit_of_work_commits_at_the_end_and_rolls_back_on_an_error(db: Database) -> None:
+    """What every handler runs in: a member admitted in it is there afterwards; one admitted
+    before an error is not; a committed part stays when a later part is discarded."""
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+
+    async def admitted(telegram_id: int) -> bool:
+        async with db.session() as session:
+            return await members.by_telegram_id(session, telegram_id) is not None
+
+    async with db.unit_of_work() as work:
+        await work.commit()  # nothing written yet: nothing to do
+        await members.admit(work.session, members.Profile(501, "Kept"), via=Admission.MODERATOR,
+                            now=now)  # fmt: skip
+    assert await admitted(501)
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as work:
+            await members.admit(work.session, members.Profile(502, "Lost"),
+                                via=Admission.MODERATOR, now=now)  # fmt: skip
+            raise RuntimeError("the handler failed")
+    assert not await admitted(502)
+    async with db.unit_of_work() as work:
+        await members.admit(work.session, members.Profile(503, "Committed"),
+                            via=Admission.MODERATOR, now=now)  # fmt: skip
+        await work.commit()
+        await members.admit(work.session, members.Profile(504, "Discarded"),
+                            via=Admission.MODERATOR, now=now)  # fmt: skip
+        await work.rollback()
+    assert await admitted(503) and not await admitted(504)
